@@ -1,0 +1,345 @@
+"""The headless command line: ``visiondesk train | evaluate | summary | export | ...``.
+
+With no arguments ``visiondesk`` opens the GUI. Bad arguments or data print one clear line on
+stderr and exit with status 2; no tracebacks for a person's mistakes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+EXIT_USER = 2
+EXIT_BUG = 1
+
+# further command groups (keypoints, gan, ...) register here: name -> (add_parser(subparsers), )
+COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        sys.stderr.write(f"visiondesk: error: {message} (see --help)\n")
+        raise SystemExit(EXIT_USER)
+
+
+def _size(text: str) -> tuple[int, int, int]:
+    try:
+        c, h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not CxHxW, e.g. 1x28x28") from None
+    if min(c, h, w) < 1:
+        raise argparse.ArgumentTypeError("every dimension of --input must be positive")
+    return c, h, w
+
+
+def _option(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"'{text}' is not NAME=VALUE")
+    k, v = text.split("=", 1)
+    try:
+        return k, json.loads(v)
+    except json.JSONDecodeError:
+        return k, v
+
+
+# ---------------------------------------------------------------------------------------------- progress
+class ProgressPrinter:
+    """A progress bar per epoch (on a terminal) and one summary line per epoch."""
+
+    def __init__(self, stream=None, quiet: bool = False, min_interval: float = 0.1):
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.quiet = quiet
+        self.min_interval = min_interval
+        self._last = 0.0
+
+    def __call__(self, ev) -> None:
+        from app.engine import events as E
+
+        if isinstance(ev, E.RunStarted):
+            if not self.quiet:
+                where = f" -> {ev.run_dir}" if ev.run_dir else ""
+                self._line(f"Training on {ev.device}{where}" + (f" (resuming after epoch {ev.start_epoch})" if ev.start_epoch else ""))
+        elif isinstance(ev, E.BatchEnd) and self.tty and not self.quiet:
+            now = time.perf_counter()
+            if now - self._last >= self.min_interval or ev.batch == ev.batches:
+                self._last = now
+                frac = ev.batch / max(ev.batches, 1)
+                bar = "#" * int(frac * 30)
+                vals = " ".join(f"{k}={v:.4f}" for k, v in ev.metrics.items())
+                self.stream.write(f"\repoch {ev.epoch} [{bar:<30}] {ev.batch}/{ev.batches} {vals} "
+                                  f"{ev.images_per_sec:,.0f} img/s ETA {_hms(ev.eta_seconds)}   ")
+                self.stream.flush()
+        elif isinstance(ev, E.EpochEnd):
+            if self.tty and not self.quiet:
+                self.stream.write("\r" + " " * 110 + "\r")
+            parts = [f"epoch {ev.epoch}/{ev.epochs}"]
+            for k, v in ev.metrics.items():
+                if k == "epoch":
+                    continue
+                if k.endswith("acc") or k.endswith("nme"):
+                    parts.append(f"{k}={100 * v:.2f}%" if k.endswith("acc") else f"{k}={v:.4g}")
+                elif isinstance(v, float):
+                    parts.append(f"{k}={v:.4g}")
+            self._line("  ".join(parts) + ("  *best*" if ev.is_best else ""), stream=sys.stdout)
+        elif isinstance(ev, E.Finished) and not self.quiet:
+            self._line(f"Finished ({ev.reason}) after epoch {ev.epoch} in {_hms(ev.seconds)}" +
+                       (f"; run folder: {ev.run_dir}" if ev.run_dir else ""))
+
+    def _line(self, text: str, stream=None) -> None:
+        s = stream or self.stream
+        s.write(text + "\n")
+        s.flush()
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+# ---------------------------------------------------------------------------------------------- train
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="re-run from a run's config.json (other options override it)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last.pt")
+    p.add_argument("--data", help="mnist, fashion-mnist, cifar10, fashion-mnist-sample or folder")
+    p.add_argument("--data-root", help="folder holding the data set (for 'folder': the image folder)")
+    p.add_argument("--image-size", type=int, help="resize folder images to this square size")
+    p.add_argument("--model", help="model name (see 'visiondesk models')")
+    p.add_argument("--option", type=_option, action="append", default=[], metavar="NAME=VALUE",
+                   help="model option, e.g. batch_norm=false, pretrained=true")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
+    p.add_argument("--momentum", type=float)
+    p.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--schedule", choices=["none", "step", "cosine", "onecycle"])
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--device", help="auto, cpu or cuda")
+    p.add_argument("--amp", nargs="?", const="auto", choices=["off", "auto", "bf16", "fp16"],
+                   help="mixed precision on CUDA (default off)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", help="run folder to write (default: a new folder under the runs folder)")
+    p.add_argument("--quiet", action="store_true")
+
+
+def config_from_args(args: argparse.Namespace, task: str = "classify"):
+    from app.engine.config import TrainConfig
+    from app.models import get_model_info
+
+    base: dict = {}
+    if getattr(args, "config", None):
+        base = TrainConfig.load(args.config).to_dict()
+    else:
+        base = TrainConfig(task=task).to_dict()
+        base["task"] = task
+    model = args.model or base.get("model")
+    if args.model and not getattr(args, "config", None):
+        info = get_model_info(args.model)
+        base.update({k: v for k, v in (info.defaults or {}).items() if k in base})
+    base["model"] = model
+    mapping = {"data": "data", "data_root": "data_root", "image_size": "image_size", "epochs": "epochs",
+               "batch_size": "batch_size", "lr": "lr", "optimizer": "optimizer", "momentum": "momentum",
+               "nesterov": "nesterov", "weight_decay": "weight_decay", "schedule": "schedule",
+               "label_smoothing": "label_smoothing", "augment": "augment", "device": "device", "amp": "amp",
+               "seed": "seed"}
+    for attr, key in mapping.items():
+        v = getattr(args, attr, None)
+        if v is not None:
+            base[key] = v
+    if getattr(args, "option", None):
+        base["model_options"] = {**base.get("model_options", {}), **dict(args.option)}
+    if base.get("data_root"):
+        base["data_root"] = str(Path(base["data_root"]).expanduser().resolve())
+    return TrainConfig.from_dict(base, source="the options")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from app.engine.build import make_trainer, resume_config
+
+    resume_from = None
+    if args.resume:
+        cfg, resume_from = resume_config(args.resume, epochs=args.epochs)
+        out = args.resume
+    else:
+        cfg = config_from_args(args)
+        out = args.out
+    trainer = make_trainer(cfg, out=out, callbacks=[ProgressPrinter(quiet=args.quiet)],
+                           progress=_load_progress(args.quiet))
+    trainer.fit(resume_from=resume_from)
+    return 0
+
+
+def _load_progress(quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def progress(done: int, total: int) -> None:
+        sys.stderr.write(f"\rLoading images {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return progress
+
+
+# ---------------------------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from app.data import load_dataset
+    from app.engine.predict import evaluate_classifier, load_classifier, resolve_checkpoint
+
+    ckpt = resolve_checkpoint(args.checkpoint)
+    clf = load_classifier(ckpt, device=args.device or "cpu")
+    data = args.data or clf.meta.get("data")
+    root = args.data_root
+    if root is None and Path(args.checkpoint).is_dir() and (Path(args.checkpoint) / "config.json").is_file():
+        root = json.loads((Path(args.checkpoint) / "config.json").read_text()).get("data_root")
+    ds = load_dataset(data, root, size=clf.input_shape[1] if data == "folder" else None)
+    if ds.input_shape != clf.input_shape:
+        from app.errors import UserError
+        raise UserError(f"The model expects images of shape {'x'.join(map(str, clf.input_shape))} but "
+                        f"{data} has {'x'.join(map(str, ds.input_shape))}.")
+    res = evaluate_classifier(clf, ds.test.images, ds.test.labels)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    print(f"{ckpt}: accuracy {100 * res['accuracy']:.2f}% on {res['n']} test images of {data}")
+    width = max(len(c) for c in res["classes"])
+    print("per-class accuracy:")
+    for c, a in zip(res["classes"], res["per_class_acc"]):
+        print(f"  {c:<{width}}  {100 * a:6.2f}%")
+    print("confusion matrix (rows: true class, columns: predicted):")
+    cw = max(5, max(len(str(v)) for row in res["confusion"] for v in row) + 1)
+    print(" " * (width + 2) + "".join(f"{i:>{cw}}" for i in range(len(res["classes"]))))
+    for i, (c, row) in enumerate(zip(res["classes"], res["confusion"])):
+        print(f"  {c:<{width}}" + "".join(f"{v:>{cw}}" for v in row))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- summary/export/models
+def cmd_summary(args: argparse.Namespace) -> int:
+    from app.models import build_model
+    from app.models.summary import summarize
+
+    c, h, w = args.input
+    model = build_model(args.model, c, (h, w), args.classes, **dict(args.option))
+    s = summarize(model, (c, h, w))
+    print(json.dumps(s.to_dict(), indent=2) if args.json else s.format_table())
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from app.models import list_models
+
+    for info in list_models(args.task):
+        print(f"{info.name:<14} {info.task:<10} {info.description}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from app.engine.predict import load_classifier, resolve_checkpoint
+    from app.errors import UserError
+    from app.models.export import export_onnx, export_torchscript
+
+    if not args.onnx and not args.torchscript:
+        raise UserError("Say what to write: --onnx FILE and/or --torchscript FILE.")
+    ckpt = resolve_checkpoint(args.run)
+    clf = load_classifier(ckpt)
+    if args.onnx:
+        export_onnx(clf.model, clf.input_shape, args.onnx)
+        print(f"wrote {args.onnx} (ONNX, checked against PyTorch)")
+    if args.torchscript:
+        export_torchscript(clf.model, clf.input_shape, args.torchscript)
+        print(f"wrote {args.torchscript} (TorchScript, checked against PyTorch)")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    from app import __version__
+
+    p = _Parser(prog="visiondesk", description="VisionDesk: vision deep learning by clicking. "
+                "Without a command it opens the window; the commands run headless.")
+    p.add_argument("--version", action="version", version=f"VisionDesk {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a classifier and write a run folder")
+    _add_train_args(t)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix of a checkpoint")
+    e.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT")
+    e.add_argument("--data")
+    e.add_argument("--data-root")
+    e.add_argument("--device")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("summary", help="layer table of a model")
+    s.add_argument("--model", required=True)
+    s.add_argument("--input", type=_size, default=(1, 28, 28), help="CxHxW, default 1x28x28")
+    s.add_argument("--classes", type=int, default=10)
+    s.add_argument("--option", type=_option, action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_summary)
+
+    m = sub.add_parser("models", help="list the model zoo")
+    m.add_argument("--task")
+    m.set_defaults(func=cmd_models)
+
+    x = sub.add_parser("export", help="export a trained model to ONNX or TorchScript")
+    x.add_argument("run", metavar="RUN_DIR_OR_CHECKPOINT")
+    x.add_argument("--onnx", metavar="FILE")
+    x.add_argument("--torchscript", metavar="FILE")
+    x.set_defaults(func=cmd_export)
+
+    _load_command_groups()
+    for add in COMMAND_GROUPS:
+        add(sub)
+    return p
+
+
+def _load_command_groups() -> None:
+    import importlib
+
+    for mod in ("app.cli_keypoints", "app.cli_gan"):
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    from app.errors import UserError
+
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        from app.ui.main import run_gui
+
+        return run_gui()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USER
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        sys.stderr.write(f"visiondesk: {exc}\n")
+        return EXIT_USER
+    except KeyboardInterrupt:
+        sys.stderr.write("visiondesk: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

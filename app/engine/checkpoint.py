@@ -1,0 +1,106 @@
+"""Checkpoints: written atomically, loaded without running code.
+
+``save_checkpoint`` writes to a temporary file in the same folder, flushes and fsyncs it, then
+renames it over the target, so an interrupted write (crash, SIGKILL, full disk) never replaces the
+previous good file. ``load_checkpoint`` uses ``torch.load(weights_only=True)``: a pickle that tries
+to run code is refused.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from app.errors import CheckpointError, UserError
+
+FORMAT = "visiondesk-checkpoint-1"
+
+
+class DiskFullError(UserError):
+    """Saving failed because the disk is full; the previous file is intact."""
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove_quietly(tmp)
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(
+                f"The disk is full: could not save {path.name} in {path.parent}. The previous file is "
+                f"unchanged. Free some space and resume the run."
+            ) from exc
+        raise
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _remove_quietly(p: str) -> None:
+    try:
+        os.unlink(p)
+    except OSError:
+        pass
+
+
+def save_checkpoint(obj: dict[str, Any], path: str | os.PathLike) -> None:
+    """Serialise ``obj`` (tensors, dicts, lists, numbers, strings) and write it atomically."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely. Raises CheckpointError with a plain message on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"No checkpoint at {path}.")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path.name} was refused: it contains code or objects that a model file never needs, "
+            f"so it was not opened (it may be unsafe)."
+        ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise CheckpointError(f"{path.name} is not a readable checkpoint (damaged or not a PyTorch file): {exc}".splitlines()[0]) from exc
+    except Exception as exc:  # anything else the unpickler raises on hostile input
+        raise CheckpointError(f"{path.name} could not be read as a checkpoint: {type(exc).__name__}") from exc
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path.name} is not a VisionDesk checkpoint (it holds a {type(obj).__name__}).")
+    return obj
+
+
+def state_dict_from(obj: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The model weights inside a checkpoint (ours, or a bare state dict)."""
+    if "model" in obj and isinstance(obj["model"], dict):
+        return obj["model"]
+    if all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return obj
+    raise CheckpointError("The file holds no model weights.")
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,131 @@
+"""Image classification as a task of the shared Trainer."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from app.data.base import ImageDataset
+from app.data.batches import Augment, DeviceLoader, default_augment
+from app.engine.distributed import unwrap
+from app.engine.optim import build_optimizer, build_scheduler
+from app.engine.task import Task
+from app.models import build_model
+
+WORST_K = 24
+
+
+class ClassificationTask(Task):
+    name = "classify"
+    monitor = ("test_acc", "max")
+
+    def __init__(self, dataset: ImageDataset, model_name: str, *, model_options: dict | None = None,
+                 batch_size: int = 128, optimizer: str = "sgd", lr: float = 0.05, momentum: float = 0.9,
+                 nesterov: bool = True, weight_decay: float = 5e-4, schedule: str = "onecycle",
+                 step_size: int = 5, gamma: float = 0.1, epochs: int = 10, augment: bool | Augment = True,
+                 label_smoothing: float = 0.0, eval_batch_size: int = 1000):
+        self.dataset = dataset
+        self.model_name = model_name
+        self.model_options = dict(model_options or {})
+        self.batch_size = int(batch_size)
+        self.opt_args = dict(name=optimizer, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+        self.sched_args = dict(name=schedule, step_size=step_size, gamma=gamma)
+        self.epochs = epochs
+        if augment is True:
+            augment = default_augment(dataset)
+        self.augment = augment or None
+        self.label_smoothing = float(label_smoothing)
+        self.eval_batch_size = eval_batch_size
+        self.model: torch.nn.Module | None = None
+
+    # -- setup
+    def setup(self, trainer) -> None:
+        ds = self.dataset
+        if len(ds.train) == 0 or len(ds.test) == 0:
+            from app.errors import DataError
+            raise DataError("The data set needs images in both the training and the test split.")
+        net = build_model(self.model_name, ds.channels, ds.size, ds.num_classes, **self.model_options)
+        self.net = net.to(trainer.device)
+        self.model = trainer.wrap_model(self.net)
+        self.loader = DeviceLoader(ds.train, self.batch_size, trainer.device, mean=ds.mean, std=ds.std,
+                                   shuffle=True, drop_last=len(ds.train) > self.batch_size, augment=self.augment)
+        self.test_loader = DeviceLoader(ds.test, self.eval_batch_size, trainer.device, mean=ds.mean, std=ds.std,
+                                        shuffle=False, drop_last=False)
+        self.optimizer = build_optimizer(self.net.parameters(), **self.opt_args)
+        self.scheduler = build_scheduler(self.optimizer, epochs=self.epochs, steps_per_epoch=len(self.loader),
+                                         **self.sched_args)
+        self.num_classes = ds.num_classes
+
+    def modules(self):
+        return [self.model] if self.model is not None else []
+
+    def num_batches(self) -> int:
+        return len(self.loader)
+
+    def train_batches(self, epoch, generator):
+        self.loader.set_generator(generator)
+        return iter(self.loader)
+
+    def train_step(self, batch, trainer) -> dict[str, torch.Tensor]:
+        x, y = batch
+        with trainer.autocast():
+            logits = self.model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+        trainer.backward_step(loss, self.optimizer)
+        self.scheduler.step()
+        acc = (logits.detach().argmax(1) == y).float().mean()
+        return {"loss": loss.detach(), "acc": acc}
+
+    # -- evaluation
+    @torch.no_grad()
+    def predict_test(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(per-sample loss, predicted class, probability of the prediction) on the test split."""
+        losses, preds, probs, targets = [], [], [], []
+        for x, y in self.test_loader:
+            logits = self.net(x).float()
+            losses.append(F.cross_entropy(logits, y, reduction="none"))
+            p = logits.softmax(1)
+            conf, pred = p.max(1)
+            preds.append(pred)
+            probs.append(conf)
+            targets.append(y)
+        return torch.cat(losses), torch.cat(preds), torch.cat(probs), torch.cat(targets)
+
+    def evaluate(self, trainer) -> tuple[dict[str, float], dict[str, Any]]:
+        losses, preds, probs, targets = self.predict_test()
+        k = self.num_classes
+        cm = torch.bincount(targets * k + preds, minlength=k * k).reshape(k, k)
+        stats = torch.stack([losses.sum(), (preds == targets).sum().float()]).cpu().tolist()
+        n = len(targets)
+        worst_n = min(WORST_K, n)
+        wrong = (preds != targets)
+        # the worst predictions: wrong ones first, by how confidently wrong (highest loss)
+        score = losses + wrong.float() * 1e6
+        idx = score.topk(worst_n).indices
+        cm_cpu = cm.cpu()
+        per_class = (cm_cpu.diag().float() / cm_cpu.sum(1).clamp(min=1).float()).tolist()
+        worst = [{"index": int(i), "true": int(t), "pred": int(p), "prob": float(c), "loss": float(l)}
+                 for i, t, p, c, l in zip(idx.cpu().tolist(), targets[idx].cpu().tolist(), preds[idx].cpu().tolist(),
+                                          probs[idx].cpu().tolist(), losses[idx].cpu().tolist())]
+        metrics = {"test_loss": stats[0] / n, "test_acc": stats[1] / n, "lr": float(self.optimizer.param_groups[0]["lr"])}
+        details = {"confusion": cm_cpu.tolist(), "per_class_acc": per_class, "classes": list(self.dataset.classes),
+                   "worst": worst}
+        return metrics, details
+
+    # -- state
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": unwrap(self.model).state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        unwrap(self.model).load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+
+    def export_state(self) -> dict[str, Any]:
+        ds = self.dataset
+        return {"model": unwrap(self.model).state_dict(),
+                "meta": {"task": self.name, "model": self.model_name, "model_options": self.model_options,
+                         "input_shape": list(ds.input_shape), "classes": list(ds.classes),
+                         "mean": list(ds.mean), "std": list(ds.std), "data": ds.name}}

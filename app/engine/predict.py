@@ -1,0 +1,121 @@
+"""Using a trained classifier: load best.pt / last.pt safely, predict, evaluate."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from app.engine.checkpoint import FORMAT, load_checkpoint
+from app.errors import CheckpointError
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A run folder means its best.pt (else last.pt); a file is used as it is."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best.pt", "last.pt"):
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointError(f"{path} holds no best.pt or last.pt: is it a VisionDesk run folder?")
+    if not path.exists():
+        raise CheckpointError(f"{path} does not exist.")
+    return path
+
+
+def read_model_checkpoint(path: str | Path) -> tuple[dict, dict]:
+    """(state_dict, meta) of a best.pt, a last.pt or a shipped weights file."""
+    path = resolve_checkpoint(path)
+    ckpt = load_checkpoint(path)
+    if ckpt.get("kind") == "last" and "task" in ckpt:
+        state = ckpt["task"].get("model")
+        meta = ckpt.get("meta") or _meta_from_config(ckpt.get("config", {}), ckpt["task"])
+    else:
+        state, meta = ckpt.get("model"), ckpt.get("meta")
+    if not isinstance(state, dict) or not isinstance(meta, dict):
+        raise CheckpointError(f"{path.name} is not a VisionDesk model file (no weights or no description of the model).")
+    return state, meta
+
+
+def _meta_from_config(cfg: dict, task_state: dict) -> dict:
+    return task_state.get("meta") or {}
+
+
+@dataclass
+class Classifier:
+    model: torch.nn.Module
+    meta: dict
+    device: torch.device
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.meta["classes"])
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.meta["input_shape"]
+        return int(c), int(h), int(w)
+
+    def normalise(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        mean = torch.tensor(self.meta["mean"], device=self.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.meta["std"], device=self.device).view(1, -1, 1, 1)
+        return (images_uint8.to(self.device).float() / 255 - mean) / std
+
+    @torch.no_grad()
+    def probabilities(self, images_uint8: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """Class probabilities for uint8 images (N, C, H, W) of the model's input shape."""
+        out = []
+        for i in range(0, len(images_uint8), batch_size):
+            out.append(self.model(self.normalise(images_uint8[i:i + batch_size])).float().softmax(1).cpu())
+        return torch.cat(out) if out else torch.empty(0, len(self.classes))
+
+    @torch.no_grad()
+    def features(self, images_uint8: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        out = []
+        for i in range(0, len(images_uint8), batch_size):
+            out.append(self.model.features(self.normalise(images_uint8[i:i + batch_size])).float().cpu())
+        return torch.cat(out)
+
+    def prepare(self, image: np.ndarray) -> torch.Tensor:
+        """Any picture (H, W), (H, W, 3) or (H, W, 4) uint8 -> (1, C, H, W) uint8 of the input shape."""
+        from app.data.images import to_model_input
+
+        return to_model_input(image, self.input_shape)
+
+    def top_k(self, image: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
+        p = self.probabilities(self.prepare(image))[0]
+        vals, idx = p.topk(min(k, len(p)))
+        return [(self.classes[i], float(v)) for v, i in zip(vals.tolist(), idx.tolist())]
+
+
+def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Classifier:
+    from app.models import build_model
+
+    state, meta = read_model_checkpoint(path)
+    for key in ("model", "input_shape", "classes", "mean", "std"):
+        if key not in meta:
+            raise CheckpointError(f"{Path(path).name} does not describe its model fully (missing '{key}').")
+    c, h, w = meta["input_shape"]
+    model = build_model(meta["model"], int(c), (int(h), int(w)), len(meta["classes"]), **meta.get("model_options", {}))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"The weights in {Path(path).name} do not fit the model '{meta['model']}'.") from exc
+    dev = torch.device(device)
+    model.to(dev).eval()
+    return Classifier(model, meta, dev)
+
+
+def evaluate_classifier(clf: Classifier, images: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
+    probs = clf.probabilities(images)
+    pred = probs.argmax(1)
+    k = len(clf.classes)
+    cm = torch.bincount(labels * k + pred, minlength=k * k).reshape(k, k)
+    per_class = (cm.diag().float() / cm.sum(1).clamp(min=1).float()).tolist()
+    return {"accuracy": float((pred == labels).float().mean()), "per_class_acc": per_class,
+            "confusion": cm.tolist(), "classes": clf.classes, "n": int(len(labels))}
+
+
+__all__ = ["Classifier", "load_classifier", "evaluate_classifier", "read_model_checkpoint", "resolve_checkpoint", "FORMAT"]

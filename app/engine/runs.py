@@ -1,0 +1,212 @@
+"""Run folders on disk.
+
+Every training run is a folder (by default under the user's data dir) holding ``config.json``,
+``metrics.csv`` (one row per epoch), ``batches.csv`` (the per-batch training metrics), ``best.pt``,
+``last.pt``, sample images and ``run.log``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from app.engine.checkpoint import atomic_write_text
+
+
+def app_home() -> Path:
+    """VisionDesk's data folder: $VISIONDESK_HOME, else the platform's user data dir."""
+    env = os.environ.get("VISIONDESK_HOME")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_data_path("VisionDesk", appauthor=False))
+
+
+def runs_root() -> Path:
+    return app_home() / "runs"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:40] or "run"
+
+
+def new_run_dir(data: str, model: str, root: str | Path | None = None, task: str = "classify") -> Path:
+    root = Path(root) if root else runs_root()
+    stamp = datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
+    prefix = "" if task == "classify" else f"{_slug(task)}_"
+    base = root / f"{stamp}_{prefix}{_slug(data)}_{_slug(model)}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+class RunFolder:
+    """Writes one run's files. Only the main process (rank 0) creates one."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.rows: list[dict] = read_metrics(self.path)
+        self._batch_rows: list[dict] = []
+        self._batch_header: list[str] | None = None
+        self.logger = logging.getLogger(f"visiondesk.run.{id(self)}")
+        self.logger.setLevel(logging.INFO)
+        self.logger.propagate = False
+        self._handler = logging.FileHandler(self.path / "run.log", encoding="utf-8")
+        self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        self.logger.addHandler(self._handler)
+
+    # -- files
+    @property
+    def last(self) -> Path:
+        return self.path / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.path / "best.pt"
+
+    def write_config(self, config: dict) -> None:
+        atomic_write_text(self.path / "config.json", json.dumps(config, indent=2, sort_keys=True))
+
+    def truncate_after(self, epoch: int) -> None:
+        """On resume: forget rows of epochs that the checkpoint did not reach."""
+        self.rows = [r for r in self.rows if int(float(r.get("epoch", 0))) <= epoch]
+        self._write_metrics()
+        bpath = self.path / "batches.csv"
+        if bpath.exists():
+            with open(bpath, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                header = reader.fieldnames or []
+                keep = [r for r in reader if int(float(r.get("epoch", 0) or 0)) <= epoch]
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=header)
+            w.writeheader()
+            w.writerows(keep)
+            atomic_write_text(bpath, buf.getvalue())
+            self._batch_header = list(header) if header else None
+
+    def add_epoch(self, row: dict) -> None:
+        self.rows = [r for r in self.rows if int(float(r["epoch"])) != int(row["epoch"])] + [row]
+        self._write_metrics()
+
+    def _write_metrics(self) -> None:
+        header: list[str] = []
+        for r in self.rows:
+            header += [k for k in r if k not in header]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=header or ["epoch"])
+        w.writeheader()
+        for r in self.rows:
+            w.writerow({k: _fmt(v) for k, v in r.items()})
+        atomic_write_text(self.path / "metrics.csv", buf.getvalue())
+
+    def add_batch(self, row: dict) -> None:
+        self._batch_rows.append(row)
+
+    def flush_batches(self) -> None:
+        if not self._batch_rows:
+            return
+        bpath = self.path / "batches.csv"
+        if self._batch_header is None:
+            if bpath.exists() and bpath.stat().st_size:
+                with open(bpath, newline="", encoding="utf-8") as f:
+                    self._batch_header = next(csv.reader(f), None)
+            if not self._batch_header:
+                self._batch_header = list(self._batch_rows[0])
+                with open(bpath, "w", newline="", encoding="utf-8") as f:
+                    csv.writer(f).writerow(self._batch_header)
+        with open(bpath, "a", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=self._batch_header, extrasaction="ignore")
+            for r in self._batch_rows:
+                w.writerow({k: _fmt(v) for k, v in r.items()})
+        self._batch_rows.clear()
+
+    def log(self, message: str, level: int = logging.INFO) -> None:
+        self.logger.log(level, message)
+        self._handler.flush()
+
+    def close(self) -> None:
+        self.flush_batches()
+        self.logger.removeHandler(self._handler)
+        self._handler.close()
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return v
+
+
+def read_metrics(path: str | Path, name: str = "metrics.csv") -> list[dict]:
+    """Rows of a run's metrics.csv (or batches.csv) with numbers converted to float."""
+    f = Path(path) / name
+    if not f.exists():
+        return []
+    rows = []
+    try:
+        with open(f, newline="", encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                rows.append({k: _num(v) for k, v in r.items() if k is not None})
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return rows
+    return rows
+
+
+def _num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return v
+
+
+@dataclass
+class RunInfo:
+    path: Path
+    name: str
+    task: str
+    data: str
+    model: str
+    epochs_done: int
+    epochs: int
+    best: dict
+    started: str
+    has_best: bool
+    has_last: bool
+
+
+def list_runs(root: str | Path | None = None) -> list[RunInfo]:
+    """Past runs, newest first. Folders that are not runs (or are damaged) are skipped."""
+    root = Path(root) if root else runs_root()
+    if not root.is_dir():
+        return []
+    out = []
+    for d in sorted(root.iterdir(), reverse=True):
+        cfg_path = d / "config.json"
+        if not d.is_dir() or not cfg_path.is_file():
+            continue
+        try:
+            cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(cfg, dict):
+            continue
+        rows = read_metrics(d)
+        best: dict = {}
+        for r in rows:
+            acc = r.get("test_acc")
+            if isinstance(acc, float) and acc >= best.get("test_acc", -1.0):
+                best = r
+        out.append(RunInfo(path=d, name=d.name, task=str(cfg.get("task", "classify")), data=str(cfg.get("data", "?")),
+                           model=str(cfg.get("model", "?")), epochs_done=len(rows), epochs=int(cfg.get("epochs", 0) or 0),
+                           best=best or (rows[-1] if rows else {}), started=d.name[:19],
+                           has_best=(d / "best.pt").is_file(), has_last=(d / "last.pt").is_file()))
+    return out

@@ -1,0 +1,389 @@
+"""The one training loop of VisionDesk.
+
+``Trainer.fit`` runs any ``Task`` (classification, keypoints, GAN, the Basics experiments): epochs,
+batches, device placement, mixed precision, seeding, timing, events, cooperative stop and pause
+(thread-safe, checked between batches), checkpoints and exact resume.
+
+Hot-loop rule: no per-step host synchronisation. Step metrics stay on the device and are fetched
+in groups (every ``flush_seconds``), then turned into one ``BatchEnd`` event per step.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+
+from app.engine import distributed as dist_util
+from app.engine.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from app.engine.devices import amp_dtype, describe_device, pick_device
+from app.engine.events import (BatchEnd, Checkpointed, EpochEnd, EpochStart, EvalStart, Event, Failed, Finished,
+                               Paused, RunStarted)
+from app.engine.runs import RunFolder
+from app.engine.task import Task
+from app.errors import CheckpointError, UserError
+
+Callback = Callable[[Event], None]
+
+
+class StopRequested(Exception):
+    pass
+
+
+class Control:
+    """Thread-safe stop / pause flags shared between the GUI thread and the training thread."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # wake a paused loop so it can stop
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self, timeout: float | None = None) -> None:
+        self._running.wait(timeout)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "python": _py_state_to_list(random.getstate())}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    if "torch" in state:
+        torch.set_rng_state(state["torch"].cpu())
+    if "python" in state:
+        random.setstate(_py_state_from_list(state["python"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def _py_state_to_list(st):
+    return [st[0], list(st[1]), st[2]]
+
+
+def _py_state_from_list(st):
+    return (int(st[0]), tuple(int(v) for v in st[1]), st[2])
+
+
+class Trainer:
+    def __init__(self, task: Task, *, epochs: int, device: str | torch.device = "auto", amp: str | bool = "off",
+                 seed: int = 0, run_dir: str | Path | None = None, config: dict | None = None,
+                 callbacks: Iterable[Callback] = (), control: Control | None = None,
+                 flush_seconds: float = 0.1, checkpoint_every: int = 1, log_batches: bool = True):
+        self.task = task
+        self.epochs = int(epochs)
+        self.dist = dist_util.context()
+        self.device = self.dist.device if self.dist.enabled else pick_device(device)
+        self.amp_dtype = amp_dtype(self.device, amp)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self.seed = int(seed)
+        self.config = dict(config or {})
+        self.callbacks: list[Callback] = list(callbacks)
+        self.control = control or Control()
+        self.flush_seconds = flush_seconds
+        self.checkpoint_every = max(1, int(checkpoint_every))
+        self.log_batches = log_batches
+        self.is_main = self.dist.rank == 0
+        self.run = RunFolder(run_dir) if (run_dir is not None and self.is_main) else None
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.epoch = 0           # completed epochs
+        self.step = 0            # global optimisation steps
+        self.best: dict[str, float] = {}
+        self.history: list[dict[str, float]] = []
+        self._setup_done = False
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+
+    # ------------------------------------------------------------------ helpers for tasks
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, *,
+                      clip_grad_norm: float | None = None, params: Iterable[torch.nn.Parameter] | None = None) -> None:
+        """Backward + optimizer step, with the fp16 grad scaler when active."""
+        optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            if clip_grad_norm:
+                self.scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params or [p for g in optimizer.param_groups for p in g["params"]], clip_grad_norm)
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            if clip_grad_norm:
+                torch.nn.utils.clip_grad_norm_(params or [p for g in optimizer.param_groups for p in g["params"]], clip_grad_norm)
+            optimizer.step()
+
+    def wrap_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """Place a model on the device (and wrap it for data-parallel training when distributed)."""
+        model = model.to(self.device)
+        return self.dist.wrap(model)
+
+    def emit(self, event: Event) -> None:
+        if not self.is_main:
+            return
+        for cb in self.callbacks:
+            cb(event)
+
+    def log(self, message: str) -> None:
+        if self.run is not None:
+            self.run.log(message)
+
+    def stop(self) -> None:
+        self.control.stop()
+
+    def pause(self) -> None:
+        self.control.pause()
+        self.emit(Paused(True))
+
+    def resume(self) -> None:
+        self.control.resume()
+        self.emit(Paused(False))
+
+    # ------------------------------------------------------------------ checkpoints
+    def _checkpoint(self, batch_in_epoch: int = 0) -> dict[str, Any]:
+        return {"format": FORMAT, "kind": "last", "epoch": self.epoch, "batch_in_epoch": batch_in_epoch,
+                "step": self.step, "task": self.task.state_dict(), "rng": rng_state(), "config": self.config,
+                "best": dict(self.best), "scaler": self.scaler.state_dict() if self.scaler else {}}
+
+    def save_last(self, batch_in_epoch: int = 0) -> Path | None:
+        if self.run is None:
+            return None
+        ckpt = self._checkpoint(batch_in_epoch)
+        save_checkpoint(ckpt, self.run.last)
+        self.emit(Checkpointed(self.epoch, str(self.run.last)))
+        return self.run.last
+
+    def _restore(self, path: str | Path) -> int:
+        ckpt = load_checkpoint(path, map_location="cpu")
+        if ckpt.get("format") != FORMAT or "task" not in ckpt:
+            raise CheckpointError(f"{Path(path).name} is not a VisionDesk training checkpoint, so the run cannot resume from it.")
+        try:
+            self.task.load_state_dict(ckpt["task"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise CheckpointError(f"{Path(path).name} does not match this model and data: {str(exc).splitlines()[0]}") from exc
+        self.epoch = int(ckpt["epoch"])
+        self.step = int(ckpt.get("step", 0))
+        self.best = dict(ckpt.get("best") or {})
+        if self.scaler is not None and ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
+        set_rng_state(ckpt.get("rng", {}))
+        return int(ckpt.get("batch_in_epoch", 0))
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, resume_from: str | Path | None = None) -> Finished:
+        t_start = time.perf_counter()
+        try:
+            seed_everything(self.seed + self.dist.rank * 0)
+            self.task.setup(self)
+            self._setup_done = True
+            skip_batches = self._restore(resume_from) if resume_from else 0
+            if self.run is not None:
+                self.run.write_config(self.config)
+                self.run.truncate_after(self.epoch)
+                self.history = [r for r in self.run.rows]
+                self.log(("Resumed" if resume_from else "Started") + f" on {describe_device(self.device)} "
+                         f"at epoch {self.epoch}, batch {skip_batches}")
+            nb = self.task.num_batches()
+            self.emit(RunStarted(str(self.run_dir) if self.run_dir else None, self.config, describe_device(self.device),
+                                 self.epoch, self.epochs, nb))
+            reason = "completed"
+            while self.epoch < self.epochs:
+                if self.control.stop_requested:
+                    reason = "stopped"
+                    self.save_last()
+                    break
+                stopped_at = self._train_epoch(self.epoch + 1, skip_batches)
+                skip_batches = 0
+                if stopped_at is not None:
+                    reason = "stopped"
+                    self.save_last(batch_in_epoch=stopped_at)
+                    self.log(f"Stopped during epoch {self.epoch + 1} after batch {stopped_at}; saved last.pt")
+                    break
+            last = self.history[-1] if self.history else {}
+            fin = Finished(reason, self.epoch, last, dict(self.best), str(self.run_dir) if self.run_dir else None,
+                           time.perf_counter() - t_start)
+            self.log(f"Finished ({reason}) after epoch {self.epoch}")
+            self.emit(fin)
+            return fin
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        finally:
+            if self.run is not None:
+                self.run.close()
+
+    def _fail(self, exc: BaseException) -> None:
+        details = "".join(traceback.format_exception(exc))
+        user = isinstance(exc, UserError)
+        if isinstance(exc, torch.OutOfMemoryError):
+            message = ("The GPU ran out of memory. Choose a smaller batch size (or a smaller model) and resume; "
+                       "the last saved checkpoint is kept.")
+            user = True
+            self.release_memory()
+        elif isinstance(exc, KeyboardInterrupt):
+            message = "Training was interrupted."
+            user = True
+        elif user:
+            message = str(exc)
+        else:
+            message = f"Training failed: {type(exc).__name__}: {exc}".splitlines()[0]
+        if self.run is not None:
+            try:
+                self.run.log(message + "\n" + details, level=40)
+            except Exception:
+                pass
+        self.emit(Failed(message, details, self.epoch, str(self.run_dir) if self.run_dir else None, user))
+
+    def release_memory(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _train_epoch(self, epoch: int, skip_batches: int) -> int | None:
+        """Train one epoch; returns the batch index where a stop request interrupted it, else None."""
+        task = self.task
+        nb = task.num_batches()
+        self.emit(EpochStart(epoch, self.epochs))
+        task.train()
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        pending: list[tuple[int, dict[str, torch.Tensor], int]] = []
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        t_epoch = time.perf_counter()
+        t_flush = t_epoch
+        images = 0
+        epoch_images = 0
+        batch_idx = 0
+        for batch_idx, batch in enumerate(task.train_batches(epoch, g), start=1):
+            if batch_idx <= skip_batches:
+                continue
+            if self.control.paused:
+                self._flush(pending, epoch, nb, t_epoch, epoch_images, skip_batches)
+                pending = []
+                self.control.wait_while_paused()
+            if self.control.stop_requested:
+                self._flush(pending, epoch, nb, t_epoch, epoch_images, skip_batches)
+                self._flush_batches_file()
+                return batch_idx - 1
+            bs = task.batch_size_of(batch)
+            metrics = task.train_step(batch, self)
+            self.step += 1
+            for k, v in metrics.items():
+                v = v.detach().float()
+                sums[k] = sums[k] + v * bs if k in sums else v * bs
+            count += bs
+            epoch_images += bs
+            images += bs
+            pending.append((batch_idx, metrics, self.step))
+            now = time.perf_counter()
+            if now - t_flush >= self.flush_seconds:
+                self._flush(pending, epoch, nb, t_epoch, epoch_images, skip_batches)
+                pending = []
+                t_flush = now
+        self._flush(pending, epoch, nb, t_epoch, epoch_images, skip_batches)
+        if self.control.stop_requested and batch_idx < nb:
+            return batch_idx
+        train_time = time.perf_counter() - t_epoch
+        train_metrics = {}
+        if count:
+            keys = list(sums)
+            vals = (torch.stack([sums[k] for k in keys]) / count)
+            vals = self.dist.all_reduce_mean(vals).tolist()
+            train_metrics = {f"train_{k}": float(v) for k, v in zip(keys, vals)}
+        self.emit(EvalStart(epoch))
+        task.eval()
+        with torch.no_grad(), self.autocast():
+            test_metrics, details = task.evaluate(self)
+        task.train()
+        self.epoch = epoch
+        row = {"epoch": epoch, **train_metrics, **test_metrics,
+               "seconds": round(time.perf_counter() - t_epoch, 3),
+               "images_per_sec": round(epoch_images * self.dist.world_size / max(train_time, 1e-9), 1)}
+        is_best = self._update_best(row)
+        self.history.append(row)
+        if self.run is not None:
+            self._flush_batches_file()
+            self.run.add_epoch(row)
+            if is_best:
+                save_checkpoint({"format": FORMAT, "kind": "best", "epoch": epoch, "metrics": row,
+                                 "config": self.config, **task.export_state()}, self.run.best)
+            if epoch % self.checkpoint_every == 0 or epoch == self.epochs:
+                self.save_last()
+            self.log("epoch %d/%d  %s" % (epoch, self.epochs, "  ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k != "epoch")))
+        self.emit(EpochEnd(epoch, self.epochs, row, details, is_best))
+        for ev in task.on_epoch_end(epoch, self):
+            self.emit(ev)
+        return None
+
+    def _update_best(self, row: dict[str, float]) -> bool:
+        key, mode = self.task.monitor
+        if key not in row or not isinstance(row[key], (int, float)) or math.isnan(row[key]):
+            key = next((k for k in ("test_loss", "train_loss") if k in row), None)
+            mode = "min"
+            if key is None:
+                return False
+        best = self.best.get(key)
+        better = best is None or (row[key] > best if mode == "max" else row[key] < best)
+        if better:
+            self.best = dict(row)
+        return better
+
+    def _flush(self, pending, epoch, nb, t_epoch, epoch_images, skip) -> None:
+        if not pending:
+            return
+        keys = list(pending[0][1])
+        if keys:
+            values = torch.stack([torch.stack([m[k].detach().float() for k in keys]) for _, m, _ in pending]).cpu().tolist()
+        else:
+            values = [[] for _ in pending]
+        elapsed = max(time.perf_counter() - t_epoch, 1e-9)
+        ips = epoch_images * self.dist.world_size / elapsed
+        done_batches = pending[-1][0] - skip
+        remaining_batches = (nb - pending[-1][0]) + (self.epochs - epoch) * nb
+        per_batch = elapsed / max(done_batches, 1)
+        eta = remaining_batches * per_batch
+        for (bi, _, step), vals in zip(pending, values):
+            m = dict(zip(keys, vals))
+            if self.run is not None and self.log_batches:
+                self.run.add_batch({"step": step, "epoch": epoch, "batch": bi, **m})
+            self.emit(BatchEnd(epoch, bi, nb, step, m, ips, eta))
+
+    def _flush_batches_file(self) -> None:
+        if self.run is not None:
+            self.run.flush_batches()

@@ -1,0 +1,1 @@
+"""The Qt user interface. It only calls the layers below (engine, data, models, vision)."""
