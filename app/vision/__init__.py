@@ -1,0 +1,106 @@
+"""Live vision: frame sources, face detection, tracking, overlay drawing and the keypoint pipeline.
+
+OpenCV and numpy only (no Qt). The keypoint model itself comes from ``app.engine.keypoints``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.vision.faces import FaceDetector, crop_box_from_face, crop_box_from_points, crop_square, points_to_frame
+from app.vision.overlay import CONTOURS_68, draw_faces
+from app.vision.pipeline import FrameResult, KeypointPipeline, load_pipeline
+from app.vision.sources import (CameraInfo, CameraSource, Frame, FrameSource, ImageFolderSource, LatestFrameReader,
+                                SourceError, VideoFileSource, list_cameras, open_source)
+from app.vision.tracking import FaceTracker, OneEuroFilter
+
+KEYPOINT_TASK = "keypoints"
+
+
+@dataclass
+class ModelChoice:
+    """A keypoint model a person can pick: shipped weights (by name) or a run's best.pt."""
+
+    key: str            # what load_keypoint_model takes: a shipped weight name or a checkpoint path
+    label: str          # what the picker shows
+    kind: str           # "shipped" or "run"
+    nme: float | None   # test NME (fraction) when known
+
+
+def _nme_of(entry: dict) -> float | None:
+    """The test NME recorded for a weight or run (as a fraction), whatever the key is called."""
+    for key in ("test_nme", "nme", "test_nme_percent", "nme_percent"):
+        v = entry.get(key)
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            return float(v) / 100.0 if "percent" in key or v > 1.0 else float(v)
+    scores = entry.get("scores") or entry.get("metrics")
+    if isinstance(scores, dict):
+        return _nme_of(scores)
+    return None
+
+
+def shipped_keypoint_models() -> list[ModelChoice]:
+    """Shipped keypoint weights from weights/manifest.json, best (lowest test NME) first."""
+    from app.weights import list_weights
+
+    try:
+        entries = list_weights(KEYPOINT_TASK)
+    except Exception:      # a damaged manifest must not break the tab: no shipped models then
+        return []
+    out = []
+    for name, e in entries.items():
+        nme = _nme_of(e)
+        label = f"{name} (shipped" + (f", NME {100 * nme:.1f}%" if nme is not None else "") + ")"
+        out.append(ModelChoice(name, label, "shipped", nme))
+    out.sort(key=lambda c: (c.nme is None, c.nme if c.nme is not None else 0.0, c.key))
+    return out
+
+
+def run_keypoint_models(root: str | Path | None = None) -> list[ModelChoice]:
+    """The best.pt of every keypoint training run, newest first."""
+    from app.engine.runs import list_runs
+
+    out = []
+    try:
+        runs = list_runs(root)
+    except Exception:
+        return []
+    for r in runs:
+        if r.task != KEYPOINT_TASK or not r.has_best:
+            continue
+        nme = _nme_of(r.best or {})
+        label = f"{r.name}" + (f" (NME {100 * nme:.1f}%)" if nme is not None else "")
+        out.append(ModelChoice(str(Path(r.path) / "best.pt"), label, "run", nme))
+    return out
+
+
+def keypoint_model_choices(root: str | Path | None = None) -> list[ModelChoice]:
+    return shipped_keypoint_models() + run_keypoint_models(root)
+
+
+def default_keypoint_model() -> str:
+    """The name of the better shipped keypoint model (lowest test NME)."""
+    from app.errors import UserError
+
+    shipped = shipped_keypoint_models()
+    if not shipped:
+        raise UserError("No keypoint model is shipped in weights/ (weights/manifest.json has none); "
+                        "train one with 'visiondesk keypoints train' and pass its best.pt.")
+    return shipped[0].key
+
+
+def resolve_model(name: str | None) -> str:
+    """``None``/"default" -> the best shipped model's name; anything else is passed on unchanged."""
+    if not name or name == "default":
+        return default_keypoint_model()
+    return str(name)
+
+
+__all__ = [
+    "CONTOURS_68", "CameraInfo", "CameraSource", "FaceDetector", "FaceTracker", "Frame", "FrameResult", "FrameSource",
+    "ImageFolderSource", "KeypointPipeline", "LatestFrameReader", "ModelChoice", "OneEuroFilter", "SourceError",
+    "VideoFileSource", "crop_box_from_face", "crop_box_from_points", "crop_square", "default_keypoint_model",
+    "draw_faces", "keypoint_model_choices", "list_cameras", "load_pipeline", "open_source", "points_to_frame",
+    "resolve_model", "run_keypoint_models", "shipped_keypoint_models",
+]
