@@ -1,0 +1,548 @@
+"""The Data tab: choose a data set (built in, downloaded or an image folder), load it, look at it.
+
+Loading runs in a worker thread (``JobThread``) through ``app.data.load_dataset`` with progress and
+cancel callbacks; the worker never touches a widget. A loaded data set goes to ``AppState`` with
+``state.set_dataset``; when a load fails, the message is shown in the tab and the data set loaded
+before stays in use. The choices are kept in ``state.settings`` and restored at the next start.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.data import DATASETS, Cancelled, DatasetNotFound, ImageDataset, load_dataset
+from app.errors import OfflineError, UserError
+from app.paths import default_data_root
+from app.ui.state import AppState
+from app.ui.widgets.data_class_chart import ClassCountChart
+from app.ui.widgets.data_jobs import JobThread
+from app.ui.widgets.data_messages import MessageArea
+from app.ui.widgets.data_thumbnails import ThumbnailGrid
+
+SAMPLE = "fashion-mnist-sample"
+BUILTIN = ("mnist", "fashion-mnist", "cifar10")
+FOLDER = "folder"
+
+# (key, what the person sees in the list)
+SOURCES: list[tuple[str, str]] = [
+    (SAMPLE, "Fashion-MNIST sample (built in, works offline)"),
+    ("mnist", "MNIST: handwritten digits"),
+    ("fashion-mnist", "Fashion-MNIST: clothes"),
+    ("cifar10", "CIFAR-10: small colour photos"),
+    (FOLDER, "My own image folder"),
+]
+TITLES = {SAMPLE: "Fashion-MNIST sample", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
+          "cifar10": "CIFAR-10", FOLDER: "Image folder"}
+SIZES: list[int | None] = [None, 28, 32, 48, 64, 96, 128, 160, 224]
+FEW_IMAGES = 5   # fewer training images than this in a class earns a warning
+
+_K_NAME, _K_ROOT, _K_FOLDER, _K_SIZE = "data/name", "data/root", "data/folder", "data/image_size"
+
+
+def _note_level(note: str) -> str:
+    """Data set notes are plain sentences; the ones about something left out or changed are warnings."""
+    lowered = note.lower()
+    if any(w in lowered for w in ("left out", "could not be used", "no test images", "resized", "skipped")):
+        return "warning"
+    return "info"
+
+
+class DataTab(QWidget):
+    """Choose, load and inspect the data set every other tab uses."""
+
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.settings = state.settings
+        self._jobs = JobThread("visiondesk-data-loader", self)
+        self._jobs.progress.connect(self._on_progress)
+        self._jobs.finished.connect(self._on_loaded)
+        self._jobs.failed.connect(self._on_failed)
+        self._job_id: int | None = None
+        self._job_spec: dict = {}
+        self._job_download = False
+        self._cancel = threading.Event()
+        self._restoring = False
+        self._restore_note = ""
+        self.loaded_spec: dict = {}
+        self.setAcceptDrops(True)
+        self._build_ui()
+        self._restore()
+
+    # ------------------------------------------------------------------------------- layout --
+    def _build_ui(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(10, 10, 10, 10)
+        outer.setSpacing(8)
+
+        choose = QGroupBox("Choose the data")
+        grid = QGridLayout(choose)
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(6)
+        grid.setColumnStretch(1, 1)
+
+        grid.addWidget(QLabel("Data set:"), 0, 0)
+        self.source_combo = QComboBox()
+        for key, text in SOURCES:
+            self.source_combo.addItem(text, key)
+        self.source_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.source_combo.currentIndexChanged.connect(self._on_source_changed)
+        top = QHBoxLayout()
+        top.addWidget(self.source_combo)
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.description.setStyleSheet("color: #666666;")
+        self.description.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        top.addWidget(self.description, 1)
+        grid.addLayout(top, 0, 1, 1, 2)
+
+        self.path_label = QLabel("Data folder:")
+        grid.addWidget(self.path_label, 1, 0)
+        path_row = QHBoxLayout()
+        self.path_edit = QLineEdit()
+        self.path_edit.setClearButtonEnabled(True)
+        self.path_edit.returnPressed.connect(self.load)
+        path_row.addWidget(self.path_edit, 1)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self._browse)
+        path_row.addWidget(self.browse_button)
+        self.size_label = QLabel("Image size:")
+        path_row.addSpacing(8)
+        path_row.addWidget(self.size_label)
+        self.size_combo = QComboBox()
+        for size in SIZES:
+            self.size_combo.addItem("Keep original size" if size is None else f"{size} × {size} pixels", size)
+        self.size_combo.setToolTip("Every image is resized (keeping its centre) to this size. 'Keep original "
+                                   "size' uses the images' own size when they all share one, else 64 × 64.")
+        self.size_combo.currentIndexChanged.connect(self._on_size_changed)
+        path_row.addWidget(self.size_combo)
+        path_row.addSpacing(8)
+        self.load_button = QPushButton("Load")
+        self.load_button.setDefault(True)
+        self.load_button.clicked.connect(self.load)
+        path_row.addWidget(self.load_button)
+        self.download_button = QPushButton("Download")
+        self.download_button.setToolTip("Download this data set from the internet into the data folder.")
+        self.download_button.clicked.connect(self.download)
+        path_row.addWidget(self.download_button)
+        self.path_row = QWidget()
+        self.path_row.setLayout(path_row)
+        path_row.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.path_row, 1, 1, 1, 2)
+        self.hint = QLabel()
+        self.hint.setStyleSheet("color: #666666;")
+        grid.addWidget(self.hint, 2, 1, 1, 2)
+
+        # Progress of a running load, with its Cancel button (hidden when idle).
+        self.progress_row = QWidget()
+        prow = QHBoxLayout(self.progress_row)
+        prow.setContentsMargins(0, 0, 0, 0)
+        self.progress_label = QLabel()
+        prow.addWidget(self.progress_label)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        prow.addWidget(self.progress, 1)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        prow.addWidget(self.cancel_button)
+        grid.addWidget(self.progress_row, 3, 0, 1, 3)
+        self.progress_row.hide()
+        outer.addWidget(choose)
+
+        self.messages = MessageArea()
+        outer.addWidget(self.messages)
+
+        # What is loaded: facts and the bar chart on the left, sample images on the right.
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.setChildrenCollapsible(False)
+        left = QWidget()
+        lcol = QVBoxLayout(left)
+        lcol.setContentsMargins(0, 0, 0, 0)
+        self.summary_box = QGroupBox("Loaded data set")
+        form = QFormLayout(self.summary_box)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setHorizontalSpacing(12)
+        self.facts: dict[str, QLabel] = {}
+        for key, label in (("name", "Data set"), ("source", "From"), ("train", "Training images"),
+                           ("test", "Test images"), ("size", "Image size"), ("channels", "Colours"),
+                           ("classes", "Classes")):
+            value = QLabel("—")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            self.facts[key] = value
+            form.addRow(label + ":", value)
+        lcol.addWidget(self.summary_box)
+        chart_box = QGroupBox("Images per class")
+        ccol = QVBoxLayout(chart_box)
+        self.chart = ClassCountChart()
+        ccol.addWidget(self.chart)
+        lcol.addWidget(chart_box, 1)
+        split.addWidget(left)
+
+        thumbs_box = QGroupBox("Sample images")
+        tcol = QVBoxLayout(thumbs_box)
+        trow = QHBoxLayout()
+        trow.addWidget(QLabel("Show:"))
+        self.split_combo = QComboBox()
+        self.split_combo.addItem("training images", "train")
+        self.split_combo.addItem("test images", "test")
+        self.split_combo.currentIndexChanged.connect(self._show_thumbnails)
+        trow.addWidget(self.split_combo)
+        trow.addStretch(1)
+        self.other_button = QPushButton("Show other images")
+        self.other_button.setEnabled(False)
+        trow.addWidget(self.other_button)
+        tcol.addLayout(trow)
+        self.thumbnails = ThumbnailGrid(6, 8)
+        self.other_button.clicked.connect(self.thumbnails.new_page)
+        tcol.addWidget(self.thumbnails, 1)
+        split.addWidget(thumbs_box)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 5)
+        split.setSizes([520, 650])
+        outer.addWidget(split, 1)
+
+    # ------------------------------------------------------------------------------ choices --
+    def current_source(self) -> str:
+        return str(self.source_combo.currentData())
+
+    def current_size(self) -> int | None:
+        return self.size_combo.currentData()
+
+    def _set_source(self, key: str) -> None:
+        """Select ``key`` in the list without loading."""
+        i = self.source_combo.findData(key)
+        self.source_combo.blockSignals(True)
+        self.source_combo.setCurrentIndex(max(i, 0))
+        self.source_combo.blockSignals(False)
+        self._update_controls()
+
+    def _set_size(self, size: int | None) -> None:
+        """Select ``size`` without loading (a size not in the list, e.g. from a past run, is added)."""
+        self.size_combo.blockSignals(True)
+        i = self.size_combo.findData(size)
+        if i < 0 and size is not None:
+            self.size_combo.addItem(f"{size} × {size} pixels", size)
+            i = self.size_combo.count() - 1
+        self.size_combo.setCurrentIndex(max(i, 0))
+        self.size_combo.blockSignals(False)
+
+    def _update_controls(self) -> None:
+        key = self.current_source()
+        busy = self._job_id is not None
+        self.description.setText(DATASETS.get(key, ""))
+        self.path_row.setVisible(key != SAMPLE)
+        folder = key == FOLDER
+        self.path_label.setVisible(key != SAMPLE)
+        self.path_label.setText("Image folder:" if folder else "Data folder:")
+        self.size_label.setVisible(folder)
+        self.size_combo.setVisible(folder)
+        self.download_button.setVisible(key in BUILTIN)
+        # The line edit shows the folder of the current kind of source.
+        self.path_edit.blockSignals(True)
+        if folder:
+            self.path_edit.setText(str(self.settings.value(_K_FOLDER, "") or ""))
+            self.path_edit.setPlaceholderText("A folder with one sub-folder of images per class")
+            self.hint.setText("Tip: you can also drag a folder from your file manager and drop it onto this tab.")
+        else:
+            self.path_edit.setText(str(self.settings.value(_K_ROOT, "") or default_data_root()))
+            self.path_edit.setPlaceholderText(str(default_data_root()))
+            self.hint.setText(f"{TITLES.get(key, key)} is read from (or downloaded into) this folder."
+                              if key in BUILTIN else "Always available, even without internet.")
+        self.path_edit.blockSignals(False)
+        for w in (self.source_combo, self.path_edit, self.browse_button, self.size_combo, self.load_button,
+                  self.download_button):
+            w.setEnabled(not busy)
+
+    @Slot(int)
+    def _on_source_changed(self, _index: int) -> None:
+        self._update_controls()
+        key = self.current_source()
+        if key == FOLDER and not self.path_edit.text().strip():
+            self.messages.show_message("info", "Choose a folder of images with Browse…, or drop one onto this "
+                                       "tab. Put each class's images in its own sub-folder (e.g. cats/ and dogs/).")
+            return
+        self.load()
+
+    @Slot(int)
+    def _on_size_changed(self, _index: int) -> None:
+        if self.current_source() == FOLDER and self.path_edit.text().strip():
+            self.load()
+
+    def _browse(self) -> None:
+        key = self.current_source()
+        start = self.path_edit.text().strip() or str(Path.home())
+        if key == FOLDER:
+            path = QFileDialog.getExistingDirectory(self, "Choose an image folder (one sub-folder per class)", start)
+            if path:
+                self.open_folder(path)
+        else:
+            path = QFileDialog.getExistingDirectory(self, f"Choose the folder for {TITLES.get(key, key)}", start)
+            if path:
+                self.path_edit.setText(path)
+                self.settings.setValue(_K_ROOT, path)
+                self.load()
+
+    # ------------------------------------------------------------------------------- public --
+    def open_folder(self, path) -> None:
+        """Select the image folder ``path`` and load it (File > Open image folder, drag and drop)."""
+        if self._job_id is not None:
+            self.messages.show_message("warning", "A data set is still loading; wait for it or press Cancel first.")
+            return
+        self.settings.setValue(_K_FOLDER, str(path))
+        self._set_source(FOLDER)
+        self.path_edit.setText(str(path))
+        self.load()
+
+    def load(self) -> None:
+        """Load what the controls describe (in the background)."""
+        self._start(download=False)
+
+    def download(self) -> None:
+        """Download the chosen built-in data set (if missing), then load it."""
+        self._start(download=True)
+
+    def cancel(self) -> None:
+        if self._job_id is not None:
+            self._cancel.set()
+            self.cancel_button.setEnabled(False)
+            self.progress_label.setText("Cancelling…")
+
+    def is_busy(self) -> bool:
+        return self._jobs.is_busy()
+
+    def shutdown(self) -> None:
+        self._cancel.set()
+        self._jobs.shutdown()
+        self.state.set_busy("data", "")
+
+    # ------------------------------------------------------------------------------ loading --
+    def _spec_from_controls(self) -> dict | None:
+        key = self.current_source()
+        text = self.path_edit.text().strip()
+        if key == SAMPLE:
+            return {"data": SAMPLE, "data_root": None, "image_size": None}
+        if key == FOLDER:
+            if not text:
+                self.messages.show_message("warning", "Choose a folder of images first (Browse…, or drop a "
+                                           "folder onto this tab).")
+                return None
+            return {"data": FOLDER, "data_root": str(Path(text).expanduser()), "image_size": self.current_size()}
+        root = str(Path(text).expanduser()) if text else str(default_data_root())
+        return {"data": key, "data_root": root, "image_size": None}
+
+    def _start(self, download: bool, spec: dict | None = None) -> None:
+        if self._job_id is not None:
+            return
+        spec = spec or self._spec_from_controls()
+        if spec is None:
+            return
+        if download and spec["data"] not in BUILTIN:
+            download = False
+        self._cancel = threading.Event()
+        cancel = self._cancel
+
+        def job(report):
+            return load_dataset(spec["data"], spec["data_root"], size=spec["image_size"], download=download,
+                                progress=report, cancel=cancel.is_set)
+
+        self._job_spec, self._job_download = dict(spec), download
+        what = f"{'Downloading' if download else 'Loading'} {self._title(spec)}"
+        self.progress_label.setText(what + "…")
+        self.progress.setRange(0, 0)       # busy until the first progress report
+        self.cancel_button.setEnabled(True)
+        self.progress_row.show()
+        self._job_id = self._jobs.submit(job)
+        self.state.set_busy("data", what)
+        self._update_controls()
+
+    @Slot(int, int, int)
+    def _on_progress(self, job_id: int, done: int, total: int) -> None:
+        if job_id != self._job_id or self._cancel.is_set():
+            return
+        if total > 1:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            self.progress.setFormat(f"{done:,} of {total:,}")
+
+    def _end_job(self) -> dict:
+        spec = self._job_spec
+        self._job_id = None
+        self.progress_row.hide()
+        self.state.set_busy("data", "")
+        self._update_controls()
+        return spec
+
+    @Slot(int, object)
+    def _on_loaded(self, job_id: int, ds: ImageDataset) -> None:
+        if job_id != self._job_id:
+            return
+        spec = self._end_job()
+        fallback_note = self._restore_note if self._restoring else ""
+        self._restoring = False
+        self._restore_note = ""
+        self.loaded_spec = spec
+        self.settings.setValue(_K_NAME, spec["data"])
+        if spec["data"] == FOLDER:
+            self.settings.setValue(_K_FOLDER, spec["data_root"])
+            self.settings.setValue(_K_SIZE, spec["image_size"] or 0)
+        elif spec["data"] in BUILTIN:
+            self.settings.setValue(_K_ROOT, spec["data_root"])
+        self.state.set_dataset(ds, spec)
+        self._show_dataset(ds, spec)
+        self.messages.clear()
+        if fallback_note:
+            self.messages.add("warning", fallback_note)
+        infos = [n for n in ds.notes if _note_level(n) == "info"]
+        warnings = [n for n in ds.notes if _note_level(n) == "warning"]
+        headline = (f"Loaded {self._title(spec)}: {len(ds.train):,} training and {len(ds.test):,} test images "
+                    f"in {ds.num_classes} classes.")
+        self.messages.add("success", "\n".join([headline, *infos]))
+        for note in warnings:
+            self.messages.add("warning", note)
+        counts = np.bincount(ds.train.labels.numpy(), minlength=ds.num_classes)
+        few = [c for c, n in zip(ds.classes, counts) if n < FEW_IMAGES]
+        if few:
+            shown = ", ".join(few[:8]) + (f" and {len(few) - 8} more" if len(few) > 8 else "")
+            self.messages.add("warning", f"Very few training images (fewer than {FEW_IMAGES}) for: {shown}. "
+                                         f"The model cannot learn these classes well; add more images.")
+        if ds.skipped:
+            self.messages.set_details(f"the {len(ds.skipped)} file(s) that were skipped", list(ds.skipped))
+
+    @Slot(int, object)
+    def _on_failed(self, job_id: int, exc: BaseException) -> None:
+        if job_id != self._job_id:
+            return
+        spec = self._end_job()
+        title = self._title(spec)
+        if isinstance(exc, Cancelled):
+            level, text = "info", f"Loading {title} was cancelled."
+        elif isinstance(exc, OfflineError):
+            level, text = "error", str(exc)
+        elif isinstance(exc, DatasetNotFound):
+            level, text = "warning", str(exc)
+        elif isinstance(exc, UserError):
+            level, text = "error", str(exc)
+        elif isinstance(exc, MemoryError):
+            level, text = "error", (f"Not enough memory to load {title}; choose a smaller image size or a "
+                                    f"smaller folder.")
+        else:
+            level, text = "error", f"Something unexpected went wrong while loading {title}: " \
+                                   f"{type(exc).__name__}: {exc}"
+        if self._restoring:
+            self._restoring = False
+            if spec.get("data") != SAMPLE:
+                # The data set used last time cannot be loaded now: fall back to the built-in sample.
+                self._restore_note = (f"The data set you used last time could not be loaded, so the built-in "
+                                      f"Fashion-MNIST sample is used instead. The reason: {text}")
+                self._restoring = True
+                self._set_source(SAMPLE)
+                self._start(download=False, spec={"data": SAMPLE, "data_root": None, "image_size": None})
+                return
+            if self._restore_note:
+                text = f"{self._restore_note} {text}"
+        if self.state.dataset is not None and self.loaded_spec:
+            text += f" Still using {self._title(self.loaded_spec)}, the data set loaded before."
+        self.messages.clear()
+        self.messages.add(level, text)
+
+    # ------------------------------------------------------------------------------ display --
+    @staticmethod
+    def _title(spec: dict) -> str:
+        key = spec.get("data", "")
+        if key == FOLDER and spec.get("data_root"):
+            return f"the folder “{Path(spec['data_root']).name or spec['data_root']}”"
+        return TITLES.get(key, key)
+
+    def _show_dataset(self, ds: ImageDataset, spec: dict) -> None:
+        key = spec.get("data", "")
+        self.summary_box.setTitle("Loaded data set")
+        name = TITLES.get(key, key)
+        if key == FOLDER:
+            name = f"{Path(spec['data_root']).name} (image folder)"
+        self.facts["name"].setText(name)
+        source = "built into VisionDesk" if key == SAMPLE else str(ds.source or spec.get("data_root") or "")
+        self.facts["source"].setText(source)
+        self.facts["source"].setToolTip(source)
+        self.facts["train"].setText(f"{len(ds.train):,}")
+        self.facts["test"].setText(f"{len(ds.test):,}")
+        h, w = ds.size
+        self.facts["size"].setText(f"{w} × {h} pixels")
+        self.facts["channels"].setText("grey (1 channel)" if ds.channels == 1 else f"colour ({ds.channels} channels)")
+        names = ", ".join(ds.classes[:6]) + (", …" if ds.num_classes > 6 else "")
+        self.facts["classes"].setText(f"{ds.num_classes}: {names}")
+        self.facts["classes"].setToolTip(", ".join(ds.classes))
+        train = np.bincount(ds.train.labels.numpy(), minlength=ds.num_classes)
+        test = np.bincount(ds.test.labels.numpy(), minlength=ds.num_classes)
+        self.chart.set_counts(ds.classes, train, test)
+        self._show_thumbnails()
+
+    @Slot()
+    def _show_thumbnails(self, *_args) -> None:
+        ds = self.state.dataset
+        if ds is None:
+            self.thumbnails.set_images(None, None, [])
+            self.other_button.setEnabled(False)
+            return
+        split = ds.test if self.split_combo.currentData() == "test" and len(ds.test) else ds.train
+        self.thumbnails.set_images(split.images, split.labels, ds.classes)
+        self.other_button.setEnabled(len(split) > 0)
+
+    # ------------------------------------------------------------------------------ restore --
+    def _restore(self) -> None:
+        """Select the choices of the last session and load that data set (the sample the first time)."""
+        self._restore_note = ""
+        name = str(self.settings.value(_K_NAME, SAMPLE) or SAMPLE)
+        if self.source_combo.findData(name) < 0:
+            name = SAMPLE
+        try:
+            size = int(self.settings.value(_K_SIZE, 0) or 0) or None
+        except (TypeError, ValueError):
+            size = None
+        self._set_size(size if size is None or 4 <= size <= 1024 else None)
+        self._set_source(name)
+        spec = self._spec_from_controls() if name != FOLDER or self.path_edit.text().strip() else None
+        if spec is None:
+            self._set_source(SAMPLE)
+            spec = {"data": SAMPLE, "data_root": None, "image_size": None}
+        self.messages.clear()
+        self._restoring = True
+        self._start(download=False, spec=spec)
+
+    # ------------------------------------------------------------------------- drag & drop --
+    def dragEnterEvent(self, event) -> None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if any(u.isLocalFile() for u in urls) and self._job_id is None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        folders = [p for p in paths if p.is_dir()]
+        if not folders:
+            self.messages.show_message("warning", "Drop a folder, not single files: the folder that holds one "
+                                       "sub-folder of images per class (e.g. cats/ and dogs/).")
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_folder(folders[0])
