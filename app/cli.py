@@ -49,8 +49,9 @@ def _option(text: str) -> tuple[str, object]:
 class ProgressPrinter:
     """A progress bar per epoch (on a terminal) and one summary line per epoch."""
 
-    def __init__(self, stream=None, quiet: bool = False, min_interval: float = 0.1):
+    def __init__(self, stream=None, quiet: bool = False, min_interval: float = 0.1, out=None):
         self.stream = stream or sys.stderr
+        self.out = out or sys.stdout
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.quiet = quiet
         self.min_interval = min_interval
@@ -84,7 +85,7 @@ class ProgressPrinter:
                     parts.append(f"{k}={100 * v:.2f}%" if k.endswith("acc") else f"{k}={v:.4g}")
                 elif isinstance(v, float):
                     parts.append(f"{k}={v:.4g}")
-            self._line("  ".join(parts) + ("  *best*" if ev.is_best else ""), stream=sys.stdout)
+            self._line("  ".join(parts) + ("  *best*" if ev.is_best else ""), stream=self.out)
         elif isinstance(ev, E.Finished) and not self.quiet:
             self._line(f"Finished ({ev.reason}) after epoch {ev.epoch} in {_hms(ev.seconds)}" +
                        (f"; run folder: {ev.run_dir}" if ev.run_dir else ""))
