@@ -393,3 +393,37 @@ def test_synthetic_video_through_reader_and_pipeline(tmp_path):
     # an annotated video can be written with mp4v
     out = write_video(tmp_path / "out.mp4", [pipe.process(face_frame()).frame_annotated for _ in range(3)])
     assert out.stat().st_size > 0
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def test_cli_keypoints_video_writes_an_annotated_video_and_prints_speed(tmp_path, monkeypatch, capsys):
+    import json
+
+    import app.engine.keypoints as ek
+    import app.vision as V
+    from app.cli import main
+
+    monkeypatch.setattr(ek, "load_keypoint_model", lambda key, device="cpu": StandInPredictor(input_size=64))
+    monkeypatch.setattr(V, "FaceDetector", StandInDetector)
+    video = face_video(tmp_path / "in.mp4", n_face=12, n_empty=3)
+    out = tmp_path / "annotated.mp4"
+    assert main(["keypoints", "video", str(video), "--out", str(out), "--model", "stand-in", "--json",
+                 "--redetect-every", "2"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["frames"] == 15 and report["fps"] > 0
+    assert set(report["ms_per_stage"]) == {"capture", "detect", "model", "draw"}
+    assert 0.75 <= report["faces_per_frame"] < 0.95        # the last empty frames show no face
+    assert 7 <= report["detector_runs"] < 15                 # tracking in between
+    cap = cv2.VideoCapture(str(out))
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 15
+    ok, first = cap.read()
+    cap.release()
+    assert ok and first.shape == (240, 320, 3)
+
+    assert main(["keypoints", "video", str(video), "--model", "stand-in", "--no-smooth"]) == 0
+    text = capsys.readouterr().out
+    assert "frames per second" in text and "model" in text and "detect" in text
+
+    # bad input: one line on stderr, exit 2
+    assert main(["keypoints", "video", str(tmp_path / "missing.mp4"), "--model", "stand-in"]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -131,8 +131,7 @@ class KeypointPipeline:
             tracker.reset()
         detected = False
         if tracker.needs_detection():
-            faces = self.detector.detect(grey)
-            tracker.update_detections([crop_box_from_face(b) for b in faces])
+            tracker.update_detections([self._crop_box(b) for b in self.detector.detect(grey)])
             detected = True
         t1 = time.perf_counter()
 
@@ -140,8 +139,7 @@ class KeypointPipeline:
         shown = self._points(grey, ts)
         if tracker.lost and not detected:
             # a track was lost: look again on this very frame instead of showing the face without points
-            faces = self.detector.detect(grey)
-            tracker.update_detections([crop_box_from_face(b) for b in faces])
+            tracker.update_detections([self._crop_box(b) for b in self.detector.detect(grey)])
             detected = True
             shown = self._points(grey, ts)
         t2 = time.perf_counter()
@@ -154,6 +152,14 @@ class KeypointPipeline:
                    "draw": (t3 - t2) * 1000.0}
         return FrameResult(frame, shown, face_boxes, timings, self._frames - 1 if index is None else index,
                            detected, [t.last_crop.copy() for t in tracker.tracks])
+
+    def _crop_box(self, face_box) -> np.ndarray:
+        """Where to crop around a detector box: the model's own rule (its meta says how its training crops
+        relate to a Haar box) when it has one, else the rule measured in app.vision.faces."""
+        rule = getattr(self.predictor, "crop_box", None)
+        if callable(rule):
+            return np.asarray(rule(face_box), np.float32)
+        return crop_box_from_face(face_box)
 
     def _points(self, grey: np.ndarray, ts: float) -> list[np.ndarray]:
         boxes = [b.copy() for b in self.tracker.crop_boxes()]
