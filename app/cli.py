@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _load_command_groups() -> None:
     import importlib
 
-    for mod in ("app.cli_keypoints", "app.cli_gan"):
+    for mod in ("app.cli_keypoints", "app.cli_gan", "app.cli_vision"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:
