@@ -333,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
+        if _rank() > 0:  # under torchrun every rank fails alike; rank 0 speaks for all
+            return EXIT_USER
         sys.stderr.write(f"visiondesk: {exc}\n")
         return EXIT_USER
     except KeyboardInterrupt:
@@ -340,6 +342,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        _close_distributed()
+
+
+def _rank() -> int:
+    import os
+
+    return int(os.environ.get("RANK", "0") or 0)
+
+
+def _close_distributed() -> None:
+    import sys as _sys
+
+    dist = _sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ from app.errors import CheckpointError
 
 
 def weights_dir() -> Path:
-    return Path(os.environ.get("VISIONDESK_WEIGHTS") or Path(__file__).resolve().parent.parent / "weights")
+    from app import paths
+
+    return Path(os.environ.get("VISIONDESK_WEIGHTS") or paths.weights_dir())
 
 
 def manifest_path() -> Path:

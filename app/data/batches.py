@@ -96,7 +96,11 @@ class DeviceLoader:
 
     def __init__(self, split: ImageSplit, batch_size: int, device, *, mean: Sequence[float],
                  std: Sequence[float], shuffle: bool = True, drop_last: bool = False,
-                 augment: Optional[Augment] = None, pin_memory: bool = True) -> None:
+                 augment: Optional[Augment] = None, pin_memory: bool = True,
+                 rank: int = 0, world_size: int = 1) -> None:
+        """``batch_size`` is the global batch. With ``world_size`` > 1 (data-parallel training) every
+        rank walks the same shuffled order and takes its own equal slice of each global batch, so N
+        ranks together see exactly the batches a single process would."""
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         images, labels = split.images, split.labels
@@ -108,6 +112,7 @@ class DeviceLoader:
         self.drop_last = drop_last
         self.augment = augment if augment is not None and augment.active else None
         self.num_samples = int(images.shape[0])
+        self.rank, self.world_size = int(rank), max(1, int(world_size))
         self._generator: Optional[torch.Generator] = None
 
         if self.device.type == "cuda":
@@ -139,7 +144,10 @@ class DeviceLoader:
     def __len__(self) -> int:
         if self.drop_last:
             return self.num_samples // self.batch_size
-        return math.ceil(self.num_samples / self.batch_size)
+        n = math.ceil(self.num_samples / self.batch_size)
+        if self.world_size > 1 and n and self.num_samples - (n - 1) * self.batch_size < self.world_size:
+            n -= 1  # a last batch too small to give every rank a sample
+        return n
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 batch on the device -> normalised float32."""
@@ -154,6 +162,9 @@ class DeviceLoader:
             offsets, flips = self.augment.sample(n, g, device=self.device)
         for b in range(len(self)):
             s, e = b * bs, min((b + 1) * bs, n)
+            if self.world_size > 1:
+                per = (e - s) // self.world_size
+                s, e = s + self.rank * per, s + (self.rank + 1) * per
             if order is None:
                 x, y = self.images[s:e], self.labels[s:e]
             else:

@@ -49,7 +49,8 @@ class ClassificationTask(Task):
         self.net = net.to(trainer.device)
         self.model = trainer.wrap_model(self.net)
         self.loader = DeviceLoader(ds.train, self.batch_size, trainer.device, mean=ds.mean, std=ds.std,
-                                   shuffle=True, drop_last=len(ds.train) > self.batch_size, augment=self.augment)
+                                   shuffle=True, drop_last=len(ds.train) > self.batch_size, augment=self.augment,
+                                   rank=trainer.dist.rank, world_size=trainer.dist.world_size)
         self.test_loader = DeviceLoader(ds.test, self.eval_batch_size, trainer.device, mean=ds.mean, std=ds.std,
                                         shuffle=False, drop_last=False)
         self.optimizer = build_optimizer(self.net.parameters(), **self.opt_args)

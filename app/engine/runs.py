@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,12 +20,9 @@ from app.engine.checkpoint import atomic_write_text
 
 def app_home() -> Path:
     """VisionDesk's data folder: $VISIONDESK_HOME, else the platform's user data dir."""
-    env = os.environ.get("VISIONDESK_HOME")
-    if env:
-        return Path(env)
-    import platformdirs
+    from app.paths import home_dir
 
-    return Path(platformdirs.user_data_path("VisionDesk", appauthor=False))
+    return home_dir()
 
 
 def runs_root() -> Path:
