@@ -1,0 +1,409 @@
+"""The main window: the tabs, the menus, the status bar, settings and the GUI error handler.
+
+``run_gui()`` is what ``visiondesk`` (no arguments) and ``python -m app`` call.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import threading
+import traceback
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QFileDialog, QLabel, QMainWindow,
+                               QMessageBox, QPlainTextEdit, QTabWidget, QVBoxLayout, QWidget)
+
+from app.engine.runs import app_home, runs_root
+from app.ui.state import AppState
+
+# (module, class, tab title), in the order the tabs appear. A module that does not exist yet is
+# skipped (its tab is absent, never a placeholder).
+TABS = [
+    ("app.ui.tabs.data_tab", "DataTab", "Data"),
+    ("app.ui.tabs.model_tab", "ModelTab", "Model"),
+    ("app.ui.tabs.train_tab", "TrainTab", "Train"),
+    ("app.ui.tabs.keypoints_tab", "KeypointsTab", "Keypoints"),
+    ("app.ui.tabs.gan_tab", "GanTab", "GAN"),
+    ("app.ui.tabs.basics_tab", "BasicsTab", "Basics"),
+]
+
+log = logging.getLogger("visiondesk.app")
+
+
+def settings_path() -> Path:
+    return app_home() / "settings.ini"
+
+
+def make_settings() -> QSettings:
+    """The app's settings: an INI file in VisionDesk's own folder (so tests and portable installs
+    never touch the system-wide settings store)."""
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return QSettings(str(path), QSettings.Format.IniFormat)
+
+
+def log_path() -> Path:
+    return app_home() / "logs" / "app.log"
+
+
+def app_logger() -> logging.Logger:
+    """The application log (app_home()/logs/app.log), set up once per log file."""
+    path = log_path()
+    for h in log.handlers:
+        if isinstance(h, RotatingFileHandler) and Path(h.baseFilename) == path:
+            return log
+    for h in list(log.handlers):
+        log.removeHandler(h)
+        h.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    return log
+
+
+def load_tabs() -> list[tuple[str, type]]:
+    """(title, class) of every tab whose module exists."""
+    out = []
+    for module, cls, title in TABS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        out.append((title, getattr(mod, cls)))
+    return out
+
+
+def versions() -> dict[str, str]:
+    import PySide6
+    import torch
+    import torchvision
+
+    from app import __version__
+
+    return {"VisionDesk": __version__, "PyTorch": torch.__version__, "torchvision": torchvision.__version__,
+            "PySide6": PySide6.__version__, "Python": sys.version.split()[0]}
+
+
+class ErrorDialog(QDialog):
+    """An unexpected error: what happened in one line, the details, and 'Copy details'."""
+
+    def __init__(self, summary: str, details: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("VisionDesk: something went wrong")
+        self.setModal(False)
+        self.resize(640, 380)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.copy_button = buttons.addButton("Copy details", QDialogButtonBox.ButtonRole.ActionRole)
+        self.copy_button.clicked.connect(self.copy_details)
+        buttons.rejected.connect(self.close)
+        buttons.accepted.connect(self.close)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.summary)
+        lay.addWidget(self.text, 1)
+        lay.addWidget(buttons)
+        self.count = 0
+        self.add(summary, details)
+
+    def add(self, summary: str, details: str) -> None:
+        self.count += 1
+        more = f" ({self.count} errors so far)" if self.count > 1 else ""
+        self.summary.setText(f"<b>{summary}</b>{more}<br>The window keeps working. The details were written to "
+                             f"{log_path()}; 'Copy details' puts them on the clipboard for a bug report.")
+        old = self.text.toPlainText()
+        self.text.setPlainText((old + "\n\n" if old else "") + details)
+
+    def copy_details(self) -> None:
+        QGuiApplication.clipboard().setText(self.text.toPlainText())
+
+
+class GuiExceptionHook:
+    """``sys.excepthook`` for the GUI: log the error, show it in a dialog, keep the window up."""
+
+    def __init__(self, window: "MainWindow"):
+        self.window = window
+        self.previous = sys.excepthook
+        self.dialog: ErrorDialog | None = None
+        self._inside = False
+
+    def __call__(self, exc_type, exc, tb) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            return self.previous(exc_type, exc, tb)
+        details = "".join(traceback.format_exception(exc_type, exc, tb))
+        try:
+            app_logger().error("Unhandled error\n%s", details)
+        except OSError:
+            pass
+        sys.stderr.write(details)
+        if self._inside or threading.current_thread() is not threading.main_thread():
+            return
+        self._inside = True
+        try:
+            from app.errors import UserError
+
+            summary = str(exc) if isinstance(exc, UserError) else f"{exc_type.__name__}: {exc}".splitlines()[0]
+            if self.dialog is not None and self.dialog.isVisible():
+                self.dialog.add(summary, details)
+            else:
+                self.dialog = ErrorDialog(summary, details, self.window)
+                self.dialog.show()
+        finally:
+            self._inside = False
+
+    def install(self) -> None:
+        sys.excepthook = self
+
+    def uninstall(self) -> None:
+        if sys.excepthook is self:
+            sys.excepthook = self.previous
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, state: AppState | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state or AppState(make_settings())
+        self.settings = self.state.settings
+        self.setWindowTitle("VisionDesk")
+        self.setMinimumSize(1000, 640)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.pages: dict[str, QWidget] = {}
+        for title, cls in load_tabs():
+            page = cls(self.state, self)
+            self.pages[title] = page
+            self.tabs.addTab(page, title)
+        self.setCentralWidget(self.tabs)
+        self.confirm_close = self._ask_close      # tests replace this to answer the question
+        self._build_menus()
+        self._build_status_bar()
+        self._restore()
+        self.excepthook = GuiExceptionHook(self)
+
+    # ------------------------------------------------------------------ tabs
+    @property
+    def data_tab(self):
+        return self.pages.get("Data")
+
+    @property
+    def model_tab(self):
+        return self.pages.get("Model")
+
+    @property
+    def train_tab(self):
+        return self.pages.get("Train")
+
+    def tab_titles(self) -> list[str]:
+        return [self.tabs.tabText(i) for i in range(self.tabs.count())]
+
+    def show_tab(self, title: str) -> bool:
+        page = self.pages.get(title)
+        if page is not None:
+            self.tabs.setCurrentWidget(page)
+        return page is not None
+
+    # ------------------------------------------------------------------ menus
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+            act.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        if tip:
+            act.setStatusTip(tip)
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        self.actions_by_name[text.rstrip("…").strip()] = act
+        return act
+
+    def _build_menus(self) -> None:
+        self.actions_by_name: dict[str, QAction] = {}
+        bar = self.menuBar()
+        f = bar.addMenu("&File")
+        self._action(f, "Open image folder…", self.open_image_folder, QKeySequence.StandardKey.Open,
+                     "Use your own images: a folder with one sub-folder per class")
+        self._action(f, "Open a past run…", self.open_past_run, "Ctrl+Shift+O",
+                     "Show a past training run's curves and results")
+        self._action(f, "Export model…", self.export_model, "Ctrl+E",
+                     "Save the trained model as PyTorch weights or ONNX")
+        f.addSeparator()
+        self._action(f, "Quit", self.close, QKeySequence.StandardKey.Quit)
+        t = bar.addMenu("&Training")
+        self._action(t, "Start / stop training", self.toggle_training, "Ctrl+R")
+        self._action(t, "Pause / resume training", self.toggle_pause, "Ctrl+P")
+        v = bar.addMenu("&View")
+        for i, title in enumerate(self.pages):
+            self._action(v, f"{title} tab", lambda _=False, t=title: self.show_tab(t), f"Ctrl+{i + 1}")
+        h = bar.addMenu("&Help")
+        self._action(h, "About VisionDesk", self.show_about, QKeySequence.StandardKey.HelpContents)
+        self._action(h, "Show the log folder", self.open_log_folder)
+
+    def _build_status_bar(self) -> None:
+        from app.engine.devices import describe_device
+
+        sb = self.statusBar()
+        self.activity_label = QLabel("Ready")
+        self.device_label = QLabel()
+        try:
+            self.device_text = describe_device("auto")
+        except Exception as exc:  # a broken driver: say so, keep working on the CPU
+            self.device_text = f"CPU (GPU check failed: {type(exc).__name__})"
+        self.device_label.setText(f"Device: {self.device_text}")
+        self.device_label.setToolTip("Where the training computes. Choose CPU or GPU in the Train tab.")
+        sb.addWidget(self.activity_label, 1)
+        sb.addPermanentWidget(self.device_label)
+        self.state.busyChanged.connect(self._on_busy)
+
+    def _on_busy(self, what: str) -> None:
+        self.activity_label.setText(what or "Ready")
+
+    # ------------------------------------------------------------------ actions
+    def open_image_folder(self, path: str | None = None) -> None:
+        if not path:
+            start = str(self.settings.value("main/image_folder", str(Path.home())))
+            path = QFileDialog.getExistingDirectory(self, "Choose a folder with one sub-folder per class", start)
+        if not path:
+            return
+        self.settings.setValue("main/image_folder", str(path))
+        tab = self.data_tab
+        for name in ("open_folder", "load_folder", "set_folder"):
+            method = getattr(tab, name, None)
+            if callable(method):
+                self.show_tab("Data")
+                method(str(path))
+                return
+        QMessageBox.information(self, "VisionDesk", "The Data tab is not available in this version.")
+
+    def open_past_run(self, path: str | None = None) -> None:
+        if not path:
+            path = QFileDialog.getExistingDirectory(self, "Choose a run folder", str(runs_root()))
+        if not path:
+            return
+        self.show_tab("Train")
+        self.state.runOpened.emit(str(path))
+
+    def export_model(self) -> None:
+        if self.train_tab is not None:
+            self.show_tab("Train")
+            self.train_tab.export_model()
+
+    def toggle_training(self) -> None:
+        if self.train_tab is not None:
+            self.show_tab("Train")
+            self.train_tab.toggle_training()
+
+    def toggle_pause(self) -> None:
+        if self.train_tab is not None:
+            self.train_tab.toggle_pause()
+
+    def about_text(self) -> str:
+        rows = "".join(f"<tr><td>{k}</td><td>&nbsp;{v}</td></tr>" for k, v in versions().items())
+        return (f"<h3>VisionDesk</h3><p>Vision deep learning by clicking: load images, pick a model, train it "
+                f"and see what it learned.</p><table>{rows}<tr><td>Device</td><td>&nbsp;{self.device_text}</td></tr>"
+                f"</table><p>Your runs are kept in {runs_root()}.</p>")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About VisionDesk", self.about_text())
+
+    def open_log_folder(self) -> None:
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        log_path().parent.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_path().parent)))
+
+    # ------------------------------------------------------------------ settings and closing
+    def _restore(self) -> None:
+        geo = self.settings.value("main/geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1280, 800)
+        state = self.settings.value("main/state")
+        if state is not None:
+            self.restoreState(state)
+        tab = self.settings.value("main/tab")
+        if tab:
+            self.show_tab(str(tab))
+
+    def save_settings(self) -> None:
+        self.settings.setValue("main/geometry", self.saveGeometry())
+        self.settings.setValue("main/state", self.saveState())
+        self.settings.setValue("main/tab", self.tabs.tabText(self.tabs.currentIndex()))
+        self.settings.sync()
+
+    def busy_tabs(self) -> list[str]:
+        out = []
+        for title, page in self.pages.items():
+            is_busy = getattr(page, "is_busy", None)
+            if callable(is_busy) and is_busy():
+                out.append(title)
+        return out
+
+    def _ask_close(self, busy: list[str]) -> bool:
+        answer = QMessageBox.question(
+            self, "Quit VisionDesk?",
+            f"Still working in: {', '.join(busy)}.\n\nQuit anyway? A running training stops after the current "
+            "batch and saves a checkpoint, so you can continue it later.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event) -> None:
+        busy = self.busy_tabs()
+        if busy and not self.confirm_close(busy):
+            event.ignore()
+            return
+        self.activity_label.setText("Stopping and saving…")
+        self.save_settings()
+        # from here on nothing should reach the tabs through the shared state (e.g. a data set that
+        # finishes loading while the window closes)
+        self.state.blockSignals(True)
+        for page in self.pages.values():
+            shutdown = getattr(page, "shutdown", None)
+            if callable(shutdown):
+                try:
+                    shutdown()
+                except Exception:  # one tab failing must not keep the others running
+                    app_logger().exception("shutdown of a tab failed")
+        self.excepthook.uninstall()
+        event.accept()
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    """Open the main window and run the event loop; returns the exit status."""
+    import pyqtgraph as pg
+
+    app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
+    app.setApplicationName("VisionDesk")
+    app.setOrganizationName("VisionDesk")
+    pg.setConfigOptions(background="w", foreground="#444", antialias=True)
+    style = load_style()
+    if style:
+        app.setStyleSheet(style)
+    window = MainWindow()
+    window.excepthook.install()
+    app_logger().info("VisionDesk started (%s)", ", ".join(f"{k} {v}" for k, v in versions().items()))
+    window.show()
+    QTimer.singleShot(0, window.raise_)
+    return app.exec()
+
+
+def load_style() -> str:
+    from app.paths import resources_dir
+
+    path = resources_dir() / "style.qss"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""

@@ -1,0 +1,40 @@
+"""A scrollable grid of small images with captions (e.g. the worst-predicted test images)."""
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
+
+from app.ui.widgets.images import to_pixmap
+
+
+class ImageGallery(QListWidget):
+    """Thumbnails in a wrapping grid; each item shows an image and up to three lines of text."""
+
+    def __init__(self, parent: QWidget | None = None, thumb: int = 72):
+        super().__init__(parent)
+        self.thumb = thumb
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setIconSize(QSize(thumb, thumb))
+        self.setGridSize(QSize(thumb + 58, thumb + 52))
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setWordWrap(True)
+        self.setUniformItemSizes(True)
+        self.setSelectionMode(QListWidget.SelectionMode.NoSelection)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setSpacing(2)
+
+    def set_images(self, items: list[tuple[object, str, str]]) -> None:
+        """``items``: (uint8 image CHW/HW/HWC, caption, tooltip)."""
+        self.setUpdatesEnabled(False)
+        self.clear()
+        for image, caption, tip in items:
+            it = QListWidgetItem(QIcon(to_pixmap(image, self.thumb)), caption)
+            it.setToolTip(tip)
+            it.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+            self.addItem(it)
+        self.setUpdatesEnabled(True)
+
+    def captions(self) -> list[str]:
+        return [self.item(i).text() for i in range(self.count())]
