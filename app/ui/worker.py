@@ -12,7 +12,7 @@ import time
 import traceback
 from typing import Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
 
 from app.engine.events import BatchEnd, Event, Failed, Finished
 from app.engine.trainer import Control, Trainer
@@ -94,8 +94,11 @@ class TrainingRunner(QObject):
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.events.connect(self.events)
+        # quit the thread's event loop from the worker thread itself (QThread.quit is thread-safe):
+        # a queued quit would run in the GUI thread only after _on_done, whose wait() would then
+        # block the GUI for its whole timeout
+        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         worker.done.connect(self._on_done)
-        worker.done.connect(thread.quit)
         thread.finished.connect(worker.deleteLater)
         self._thread, self._worker = thread, worker
         thread.start()
