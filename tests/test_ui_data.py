@@ -125,7 +125,7 @@ def test_image_folder_with_a_corrupt_file_and_an_empty_class(make_tab, qtbot, im
     assert "Left out" in text and "empty" in text                     # the empty class folder
     assert "warning" in levels(tab)
     assert any("broken.png" in line for line in tab.messages.details_lines())   # the skipped file
-    assert "1 file" in tab.messages.details_button.text()
+    assert "1 skipped file" in tab.messages.details_button.text()
     # The choice is remembered for the next start.
     assert tab.settings.value("data/name") == "folder"
     assert tab.settings.value("data/folder") == str(image_folder)

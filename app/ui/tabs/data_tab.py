@@ -190,6 +190,7 @@ class DataTab(QWidget):
             value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.facts[key] = value
             form.addRow(label + ":", value)
+        self.summary_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         lcol.addWidget(self.summary_box)
         chart_box = QGroupBox("Images per class")
         ccol = QVBoxLayout(chart_box)
@@ -253,6 +254,7 @@ class DataTab(QWidget):
         self.path_row.setVisible(key != SAMPLE)
         folder = key == FOLDER
         self.path_label.setVisible(key != SAMPLE)
+        self.hint.setVisible(key != SAMPLE)
         self.path_label.setText("Image folder:" if folder else "Data folder:")
         self.size_label.setVisible(folder)
         self.size_combo.setVisible(folder)
@@ -267,7 +269,7 @@ class DataTab(QWidget):
             self.path_edit.setText(str(self.settings.value(_K_ROOT, "") or default_data_root()))
             self.path_edit.setPlaceholderText(str(default_data_root()))
             self.hint.setText(f"{TITLES.get(key, key)} is read from (or downloaded into) this folder."
-                              if key in BUILTIN else "Always available, even without internet.")
+                              if key in BUILTIN else "")
         self.path_edit.blockSignals(False)
         for w in (self.source_combo, self.path_edit, self.browse_button, self.size_combo, self.load_button,
                   self.download_button):
@@ -417,16 +419,22 @@ class DataTab(QWidget):
         headline = (f"Loaded {self._title(spec)}: {len(ds.train):,} training and {len(ds.test):,} test images "
                     f"in {ds.num_classes} classes.")
         self.messages.add("success", "\n".join([headline, *infos]))
-        for note in warnings:
-            self.messages.add("warning", note)
+        warnings = [n for n in warnings if not (ds.skipped and "could not be used" in n)]
         counts = np.bincount(ds.train.labels.numpy(), minlength=ds.num_classes)
         few = [c for c, n in zip(ds.classes, counts) if n < FEW_IMAGES]
         if few:
             shown = ", ".join(few[:8]) + (f" and {len(few) - 8} more" if len(few) > 8 else "")
-            self.messages.add("warning", f"Very few training images (fewer than {FEW_IMAGES}) for: {shown}. "
-                                         f"The model cannot learn these classes well; add more images.")
+            warnings.append(f"Very few training images (fewer than {FEW_IMAGES}) for: {shown}. "
+                            f"The model cannot learn these classes well; add more images.")
         if ds.skipped:
-            self.messages.set_details(f"the {len(ds.skipped)} file(s) that were skipped", list(ds.skipped))
+            n = len(ds.skipped)
+            warnings.append(f"{n} file{'s' if n > 1 else ''} could not be read and {'were' if n > 1 else 'was'} "
+                            f"skipped (the list is below).")
+        if warnings:
+            self.messages.add("warning", "\n".join(warnings))
+        if ds.skipped:
+            n = len(ds.skipped)
+            self.messages.set_details(f"the {n} skipped file{'s' if n > 1 else ''}", list(ds.skipped))
 
     @Slot(int, object)
     def _on_failed(self, job_id: int, exc: BaseException) -> None:

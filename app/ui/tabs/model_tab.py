@@ -157,7 +157,12 @@ class ModelTab(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.35)
         font.setBold(True)
         self.title.setFont(font)
-        rcol.addWidget(self.title)
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        self.use_label = QLabel()
+        head.addWidget(self.use_label)
+        head.addStretch(1)
+        rcol.addLayout(head)
         self.description = QLabel()
         self.description.setWordWrap(True)
         rcol.addWidget(self.description)
@@ -395,6 +400,7 @@ class ModelTab(QWidget):
         self._show_current_problem()
         if announce and not self.model_list.problem(name):
             self._announce()
+        self._update_use_label()
         self._request_summary()
 
     def _announce(self) -> None:
@@ -404,6 +410,16 @@ class ModelTab(QWidget):
         self.settings.setValue(_K_OPTIONS + self.current_name, json.dumps(self.options))
         if self.state.model_name != self.current_name or self.state.model_options != self.options:
             self.state.set_model(self.current_name, dict(self.options))
+
+    def _update_use_label(self) -> None:
+        if self.model_list.problem(self.current_name):
+            self.use_label.setText("does not fit the loaded images")
+            self.use_label.setStyleSheet("color: #a8322b;")
+        elif self.state.model_name == self.current_name:
+            self.use_label.setText("✓ the Train tab trains this model")
+            self.use_label.setStyleSheet("color: #2e7d32;")
+        else:
+            self.use_label.setText("")
 
     def _show_current_problem(self, add: bool = False) -> None:
         problem = self.model_list.problem(self.current_name)
@@ -423,6 +439,7 @@ class ModelTab(QWidget):
         self.model_list.select(self.current_name)
         self.messages.clear()
         self._show_current_problem()
+        self._update_use_label()
         self._request_summary()
 
     def _update_data_label(self) -> None:

@@ -1,87 +1,92 @@
-"""One background thread that runs short jobs (loading a data set, building a model) one at a time.
+"""Background jobs for the tabs (loading a data set, building a model), one at a time, in order.
 
-``JobThread.submit(fn)`` queues ``fn(report)`` to run in a ``QThread``; ``report(done, total)`` may be
-called from the job to send progress. Results come back in the GUI thread through the ``finished``
-(job id, result) or ``failed`` (job id, exception) signals. The job itself never touches a widget:
-it only returns a value or raises. Cancelling is the job's business (pass it a flag to check).
+``JobThread.submit(fn)`` queues ``fn(report)`` on a private ``QThreadPool`` with one thread;
+``report(done, total)`` may be called from the job to send progress. Results come back in the GUI
+thread through the ``finished`` (job id, result) or ``failed`` (job id, exception) signals. The job
+itself never touches a widget: it only returns a value or raises. Cancelling is the job's business
+(pass it a flag to check). Destroying the owner waits for the running job instead of aborting.
 """
 from __future__ import annotations
 
 import itertools
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 Job = Callable[[Callable[[int, int], None]], Any]
 
 
-class _Runner(QObject):
-    """Lives in the worker thread; runs each submitted job and reports the outcome."""
+class _Signals(QObject):
+    """Per-job signals; emitted from the pool thread, delivered (queued) in the GUI thread."""
 
+    progress = Signal(int, int, int)     # job id, done, total
     done = Signal(int, object, object)   # job id, result, exception (one of them is None)
 
-    def __init__(self, owner: "JobThread"):
-        super().__init__()
-        self._owner = owner
 
-    @Slot(int, object)
-    def run(self, job_id: int, fn: Job) -> None:
+class _Task(QRunnable):
+    def __init__(self, job_id: int, fn: Job):
+        super().__init__()
+        self.setAutoDelete(False)        # Python keeps it until its result has arrived
+        self.job_id = job_id
+        self.fn = fn
+        self.signals = _Signals()
+
+    def run(self) -> None:
         def report(done: int, total: int) -> None:
-            self._owner.progress.emit(job_id, int(done), int(total))
+            self.signals.progress.emit(self.job_id, int(done), int(total))
 
         try:
-            result = fn(report)
+            result = self.fn(report)
         except BaseException as exc:  # every failure goes back to the GUI thread, which decides
-            self.done.emit(job_id, None, exc)
+            self.signals.done.emit(self.job_id, None, exc)
             return
-        self.done.emit(job_id, result, None)
+        self.signals.done.emit(self.job_id, result, None)
 
 
 class JobThread(QObject):
-    """A persistent worker thread with a queue of jobs; the GUI thread never waits on them."""
+    """A queue of background jobs run one after another; the GUI thread never waits on them."""
 
     progress = Signal(int, int, int)   # job id, done, total
     finished = Signal(int, object)     # job id, result
     failed = Signal(int, object)       # job id, exception
-    _submit = Signal(int, object)
 
     def __init__(self, name: str, parent: QObject | None = None):
         super().__init__(parent)
+        self.setObjectName(name)
         self._ids = itertools.count(1)
-        self._pending: set[int] = set()
-        self._thread = QThread()
-        self._thread.setObjectName(name)
-        self._runner = _Runner(self)
-        self._runner.moveToThread(self._thread)
-        self._submit.connect(self._runner.run)
-        self._runner.done.connect(self._on_done)
-        self._thread.start()
+        self._tasks: dict[int, _Task] = {}
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._closed = False
 
     def submit(self, fn: Job) -> int:
         """Queue ``fn(report)``; returns the job id the signals will carry."""
-        if not self._thread.isRunning():
-            raise RuntimeError("the job thread has been shut down")
+        if self._closed:
+            raise RuntimeError("the job queue has been shut down")
         job_id = next(self._ids)
-        self._pending.add(job_id)
-        self._submit.emit(job_id, fn)
+        task = _Task(job_id, fn)
+        task.signals.progress.connect(self.progress)
+        task.signals.done.connect(self._on_done)
+        self._tasks[job_id] = task
+        self._pool.start(task)
         return job_id
 
     def is_busy(self) -> bool:
-        return bool(self._pending)
+        return bool(self._tasks)
 
     @Slot(int, object, object)
     def _on_done(self, job_id: int, result: Any, error: Any) -> None:
-        self._pending.discard(job_id)
+        self._tasks.pop(job_id, None)
         if error is not None:
             self.failed.emit(job_id, error)
         else:
             self.finished.emit(job_id, result)
 
     def shutdown(self, msecs: int = 60000) -> bool:
-        """Stop the thread once the running job returns (jobs not yet started are dropped).
-
-        Returns True when the thread has ended within ``msecs``."""
-        if not self._thread.isRunning():
-            return True
-        self._thread.quit()
-        return self._thread.wait(msecs)
+        """Drop the jobs not yet started and wait for the running one; True when none is left."""
+        self._closed = True
+        self._pool.clear()
+        ended = self._pool.waitForDone(msecs)
+        if ended:
+            self._tasks.clear()
+        return ended

@@ -70,10 +70,10 @@ class MessageArea(QWidget):
         self.details_button.toggled.connect(self._toggle_details)
         lay.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.details = QListWidget()
-        self.details.setMaximumHeight(130)
         self.details.setAlternatingRowColors(True)
         lay.addWidget(self.details)
         self._details_title = ""
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.details_button.hide()
         self.details.hide()
         self.setVisible(False)
@@ -113,6 +113,9 @@ class MessageArea(QWidget):
         self._details_title = title
         self.details.clear()
         self.details.addItems(list(lines))
+        rows = min(max(len(lines), 1), 6)
+        self.details.setFixedHeight(rows * max(self.details.sizeHintForRow(0), self.fontMetrics().height() + 4)
+                                    + 2 * self.details.frameWidth() + 4)
         self.details_button.setChecked(False)
         self._toggle_details(False)
         self.details_button.setVisible(bool(lines))

@@ -62,7 +62,7 @@ class ThumbnailGrid(QWidget):
         n = 0 if self._images is None else int(self._images.shape[0])
         if n:
             k = min(n, self.rows * self.cols)
-            idx = np.sort(self._rng.choice(n, size=k, replace=False))
+            idx = self._rng.choice(n, size=k, replace=False)
             self.page_indices = [int(i) for i in idx]
             labels = self._labels.numpy() if self._labels is not None else np.zeros(n, dtype=np.int64)
             for i in self.page_indices:
