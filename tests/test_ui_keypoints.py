@@ -168,3 +168,33 @@ def test_results_are_dropped_not_queued_when_the_gui_is_behind(qtbot, tmp_path, 
     finally:
         w.request_stop()
         assert w.wait(5000)
+
+
+def test_train_your_own_panel_trains_and_offers_the_result(qtbot, tab, tmp_path):
+    import numpy as np
+
+    from vision_helpers import template68
+
+    rng = np.random.default_rng(0)
+    n, s = 48, 32
+    images = rng.integers(0, 60, (n, s, s), dtype=np.uint8)
+    pts = np.zeros((n, 68, 2), np.float32)
+    for i in range(n):
+        c = rng.uniform(12, 20, 2)
+        pts[i] = template68() * 14 + c - 7
+        images[i, int(c[1]) - 6: int(c[1]) + 6, int(c[0]) - 6: int(c[0]) + 6] = 200
+    np.savez(tmp_path / "faces.npz", images=images, keypoints=pts)
+
+    panel = tab.train_panel
+    panel.setChecked(True)
+    panel.set_data(tmp_path / "faces.npz")
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData("kp-cnn4"))
+    panel.epochs_spin.setValue(1)
+    assert panel.start()
+    assert tab.is_busy()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=60000)
+    assert "Finished" in panel.progress_label.text(), panel.progress_label.text()
+    assert panel.samples_label.pixmap() is not None and not panel.samples_label.pixmap().isNull()
+    key = tab.model_combo.currentData()
+    assert key.endswith("best.pt") and "your training" in tab.model_combo.currentText()
+    assert not tab.is_busy()

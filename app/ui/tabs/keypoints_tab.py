@@ -303,6 +303,181 @@ class FrameView(QWidget):
         p.drawImage(target, self._image)
 
 
+# ---------------------------------------------------------------------------------------------- train your own
+class TrainPanel(QGroupBox):
+    """A small "train your own" panel: a keypoint folder/file, a model, epochs -> a run; the sample grid of
+    each epoch is shown, and the finished run's best.pt joins the model picker.
+
+    Training goes through the engine's Trainer (``make_trainer`` with ``task="keypoints"``) in a
+    ``TrainingRunner`` thread, exactly like the Train tab; nothing here knows what one step does.
+    """
+
+    trained = Signal(str, str)        # best.pt path, label
+
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__("Train your own", parent)
+        from app.ui.worker import TrainingRunner
+
+        self.state = state
+        self.setCheckable(True)
+        self.setChecked(False)
+        self.runner = TrainingRunner(self)
+        self.runner.events.connect(self._on_events)
+        self.runner.finished.connect(self._on_finished)
+        self.data_label = QLabel("No data chosen")
+        self.data_label.setWordWrap(True)
+        self.data_button = QPushButton("Folder…")
+        self.data_button.setToolTip("A folder with train.npz/test.npz, a CSV with its images, or the Kaggle "
+                                    "facial-keypoints training.csv")
+        self.data_button.clicked.connect(self.choose_data_folder)
+        self.data_file_button = QPushButton("File…")
+        self.data_file_button.setToolTip("A keypoint .npz file or a CSV file")
+        self.data_file_button.clicked.connect(self.choose_data)
+        self.model_combo = QComboBox()
+        try:
+            from app.models import list_models
+
+            for info in list_models("keypoints"):
+                self.model_combo.addItem(info.name, info.name)
+        except Exception:   # the zoo failed to import: the panel says so when training starts
+            pass
+        from PySide6.QtWidgets import QSpinBox
+
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(1, 500)
+        self.epochs_spin.setValue(10)
+        self.train_button = QPushButton("Train")
+        self.train_button.clicked.connect(self.toggle)
+        self.progress_label = QLabel("")
+        self.progress_label.setWordWrap(True)
+        self.samples_label = QLabel()
+        self.samples_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.samples_label.setMinimumHeight(0)
+        self._data: str | None = str(state.settings.value("keypoints/train_data", "") or "") or None
+        if self._data:
+            self.data_label.setText(Path(self._data).name)
+        self._body = QWidget()
+        form = QFormLayout(self._body)
+        form.setContentsMargins(0, 0, 0, 0)
+        drow = QHBoxLayout()
+        drow.addWidget(self.data_label, 1)
+        drow.addWidget(self.data_button)
+        drow.addWidget(self.data_file_button)
+        form.addRow("Data", drow)
+        form.addRow("Model", self.model_combo)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow(self.train_button)
+        form.addRow(self.progress_label)
+        form.addRow(self.samples_label)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self._body)
+        self._body.setVisible(False)
+        self.toggled.connect(self._body.setVisible)
+
+    def set_data(self, path: str | Path) -> None:
+        self._data = str(path)
+        self.data_label.setText(Path(path).name)
+        self.state.settings.setValue("keypoints/train_data", str(path))
+
+    def choose_data_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder with keypoint data", self._data or "")
+        if path:
+            self.set_data(path)
+
+    def choose_data(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Keypoint data (.npz or .csv)", self._data or "",
+                                              "Keypoint data (*.npz *.csv);;All files (*)")
+        if path:
+            self.set_data(path)
+
+    def is_running(self) -> bool:
+        return self.runner.is_running()
+
+    def toggle(self) -> None:
+        if self.runner.is_running():
+            self.runner.stop()
+            self.train_button.setEnabled(False)
+            self.progress_label.setText("Stopping after this batch (a checkpoint is saved)…")
+        else:
+            self.start()
+
+    def start(self) -> bool:
+        from app.engine.config import TrainConfig
+
+        if not self._data:
+            self.progress_label.setText("Choose the keypoint data first.")
+            return False
+        model = self.model_combo.currentData()
+        if not model:
+            self.progress_label.setText("No keypoint model is available in the model zoo.")
+            return False
+        try:
+            from app.models import get_model_info
+
+            defaults = {k: v for k, v in (get_model_info(model).defaults or {}).items()
+                        if k in TrainConfig.__dataclass_fields__ and k != "epochs"}
+            cfg = TrainConfig(task="keypoints", data=Path(self._data).name, data_root=self._data, model=model,
+                              epochs=int(self.epochs_spin.value()), device="auto")
+            cfg = cfg.replace(**defaults)
+        except UserError as exc:
+            self.progress_label.setText(str(exc))
+            return False
+
+        def build(callbacks, control):
+            from app.engine.build import make_trainer
+
+            return make_trainer(cfg, callbacks=callbacks, control=control)
+
+        self.runner.start(build)
+        self.train_button.setText("Stop training")
+        self.progress_label.setText(f"Loading {Path(self._data).name}…")
+        self.state.set_busy("keypoints-train", f"Training {model} on {Path(self._data).name}")
+        return True
+
+    @Slot(list)
+    def _on_events(self, events: list) -> None:
+        from app.engine import events as E
+
+        for ev in events:
+            if isinstance(ev, E.BatchEnd):
+                self.progress_label.setText(f"Epoch {ev.epoch}: batch {ev.batch}/{ev.batches}, "
+                                            f"loss {ev.metrics.get('loss', float('nan')):.4f}")
+            elif isinstance(ev, E.EpochEnd):
+                nme = ev.metrics.get("test_nme")
+                self.progress_label.setText(f"Epoch {ev.epoch}/{ev.epochs}" +
+                                            (f": test NME {100 * nme:.2f}%" if isinstance(nme, float) else "") +
+                                            ("  (best so far)" if ev.is_best else ""))
+            elif isinstance(ev, E.Samples):
+                from PySide6.QtGui import QPixmap
+
+                img = np.ascontiguousarray(ev.image)
+                qimg = bgr_to_qimage(img[:, :, ::-1].copy() if img.ndim == 3 else img)
+                pm = QPixmap.fromImage(qimg)
+                self.samples_label.setPixmap(pm.scaledToWidth(min(340, pm.width()),
+                                                              Qt.TransformationMode.SmoothTransformation))
+
+    @Slot(object)
+    def _on_finished(self, result) -> None:
+        from app.engine.events import Failed
+
+        self.train_button.setText("Train")
+        self.train_button.setEnabled(True)
+        self.state.set_busy("keypoints-train", "")
+        if isinstance(result, Failed):
+            self.progress_label.setText(f"Training failed: {result.message}")
+            return
+        best = Path(result.run_dir) / "best.pt" if result.run_dir else None
+        self.progress_label.setText(f"Finished ({result.reason}) after epoch {result.epoch}." +
+                                    (" Its best model is now in the model picker." if best and best.is_file() else ""))
+        if best is not None and best.is_file():
+            self.trained.emit(str(best), f"{Path(result.run_dir).name} (your training)")
+
+    def shutdown(self) -> None:
+        if self.runner.is_running():
+            self.runner.shutdown()
+            self.state.set_busy("keypoints-train", "")
+
+
 # ---------------------------------------------------------------------------------------------- the tab
 class KeypointsTab(QWidget):
     """Live facial keypoints on a camera, a video file or a folder of images."""
@@ -436,11 +611,15 @@ class KeypointsTab(QWidget):
             stl.addRow(f"{k.capitalize()} (ms)", self.stage_labels[k])
         stl.addRow("Faces", self.faces_label)
 
+        self.train_panel = TrainPanel(self.state)
+        self.train_panel.trained.connect(self._on_trained)
+
         right = QVBoxLayout()
         for w in (src_box, model_box, opt_box):
             right.addWidget(w)
         right.addLayout(arow)
         right.addWidget(stats_box)
+        right.addWidget(self.train_panel)
         right.addStretch(1)
         panel = QWidget()
         panel.setLayout(right)
@@ -582,6 +761,11 @@ class KeypointsTab(QWidget):
             i = self.model_combo.count() - 1
         self.model_combo.setCurrentIndex(i)
 
+    @Slot(str, str)
+    def _on_trained(self, best: str, label: str) -> None:
+        self.refresh_models()
+        self.add_model(best, label)
+
     @Slot(int)
     def _on_model_changed(self, index: int) -> None:
         if self.is_running():
@@ -607,7 +791,7 @@ class KeypointsTab(QWidget):
         return self.worker is not None and self.worker.isRunning()
 
     def is_busy(self) -> bool:
-        return self.is_running()
+        return self.is_running() or self.train_panel.is_running()
 
     def toggle(self) -> None:
         if self.is_running():
@@ -789,4 +973,5 @@ class KeypointsTab(QWidget):
         self._stop_worker()
         for w in list(self._stopping):
             w.wait(5000)
+        self.train_panel.shutdown()
         self._set_idle()

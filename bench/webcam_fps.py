@@ -1,0 +1,169 @@
+"""Live keypoint pipeline benchmark on the face video(s) in ../shared/data/face-video.
+
+The full pipeline as the Keypoints tab runs it, frame by frame, as fast as it goes: decode (OpenCV),
+face detection every K frames with tracking in between, the keypoint model (the default shipped model
+unless --model), and the overlay drawing. Prints one JSON object:
+
+- ``fps``: end-to-end frames per second (decode + detect/track + model + draw; target >= 30 on 2 cores)
+- ``added_latency_ms``: mean detect + model + draw per frame (target <= 25 ms); p50 and p95 too
+- ``ms_per_stage``: capture (decode), detect, model (crop + forward), draw
+- ``bare_model_ms``: the model alone on one ready-made crop tensor (plain PyTorch), for comparison
+- ``jitter``: mean frame-to-frame movement of the 68 points after removing the face's own motion
+  (per frame, the point set's mean translation and its scale (RMS radius) are taken out), in frame
+  pixels and as a percentage of the outer-eye-corner distance (points 36 and 45), with smoothing on
+  and off. Talking moves the lips and jaw for real, so even perfect points have some "jitter" here;
+  the comparison between the two settings is what matters.
+
+    python bench/webcam_fps.py [--video PATH ...] [--model NAME_OR_CHECKPOINT] [--threads 2] [--passes 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SHARED_VIDEOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "face-video"
+STAGES = ("capture", "detect", "model", "draw")
+
+
+def jitter_of(track: list[np.ndarray | None]) -> dict:
+    """Mean residual point motion between consecutive frames after removing translation and scale."""
+    res_px, res_rel = [], []
+    for a, b in zip(track[:-1], track[1:]):
+        if a is None or b is None:
+            continue
+        ca, cb = a.mean(0), b.mean(0)
+        ra = np.sqrt(((a - ca) ** 2).sum(1).mean())
+        rb = np.sqrt(((b - cb) ** 2).sum(1).mean())
+        aligned = (b - cb) * (ra / rb)                  # b with a's scale and centre
+        d = np.linalg.norm(aligned - (a - ca), axis=1).mean()
+        iod = np.linalg.norm(a[45] - a[36]) if len(a) == 68 else 2 * ra
+        res_px.append(d)
+        res_rel.append(d / max(iod, 1e-6))
+    if not res_px:
+        return {"px": None, "percent_iod": None, "pairs": 0}
+    return {"px": round(float(np.mean(res_px)), 3), "percent_iod": round(100 * float(np.mean(res_rel)), 3),
+            "pairs": len(res_px)}
+
+
+def run_pass(path: Path, predictor, smoothing: bool, redetect_every: int, lines: bool) -> dict:
+    from app.vision import FaceDetector, KeypointPipeline, VideoFileSource
+
+    pipe = KeypointPipeline(predictor, FaceDetector(), redetect_every=redetect_every, smoothing=smoothing,
+                            draw_lines=lines)
+    src = VideoFileSource(path)
+    stage = {k: [] for k in STAGES}
+    added, track = [], []
+    faces = detections = n = 0
+    t0 = time.perf_counter()
+    for f in src.frames():
+        res = pipe.process(f.image, f.capture_ms, f.index / src.fps, f.new_scene, f.index)
+        n += 1
+        for k in STAGES:
+            stage[k].append(res.timings_ms[k])
+        added.append(res.added_ms)
+        faces += len(res.faces)
+        detections += res.detected
+        track.append(res.faces[0].copy() if len(res.faces) == 1 else None)
+    seconds = time.perf_counter() - t0
+    return {"frames": n, "seconds": seconds, "fps": n / seconds,
+            "stages": {k: float(np.mean(v)) for k, v in stage.items()},
+            "added_mean": float(np.mean(added)), "added_p50": float(np.percentile(added, 50)),
+            "added_p95": float(np.percentile(added, 95)), "faces_per_frame": faces / max(n, 1),
+            "detector_runs": detections, "track": track}
+
+
+def bare_model_ms(predictor, reps: int = 50) -> float:
+    import torch
+
+    s = predictor.input_size
+    x = torch.rand(1, 1, s, s)
+    model = predictor.model
+    with torch.inference_mode():
+        for _ in range(5):
+            model(x)
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            model(x)
+    return (time.perf_counter() - t0) / reps * 1000
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--video", nargs="*", help="video files (default: ../shared/data/face-video/*.mp4)")
+    ap.add_argument("--model", default="default", help="shipped weights name or checkpoint (default: the best shipped)")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    ap.add_argument("--cv-threads", type=int, default=-1, help="OpenCV threads (default: OpenCV's choice)")
+    ap.add_argument("--redetect-every", type=int, default=10)
+    ap.add_argument("--passes", type=int, default=3, help="timed passes per setting; the median pass is reported")
+    ap.add_argument("--no-lines", action="store_true", help="draw points only")
+    args = ap.parse_args(argv)
+
+    import cv2
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.cv_threads >= 0:
+        cv2.setNumThreads(args.cv_threads)
+    from app.engine.keypoints import load_keypoint_model
+    from app.vision import resolve_model
+
+    videos = [Path(v) for v in args.video] if args.video else sorted(SHARED_VIDEOS.glob("*.mp4"))
+    if not videos:
+        print(json.dumps({"error": f"no video: pass --video or put .mp4 files in {SHARED_VIDEOS}"}))
+        return 2
+    model = resolve_model(args.model)
+    predictor = load_keypoint_model(model, device="cpu")
+    crops = np.zeros((1, predictor.input_size, predictor.input_size), np.uint8)
+    for _ in range(5):                                   # warm up (first calls allocate)
+        predictor.predict(crops)
+
+    out = {"bench": "webcam_fps", "model": model, "model_arch": predictor.meta.get("model"),
+           "input_size": predictor.input_size, "device": "cpu", "torch_threads": torch.get_num_threads(),
+           "opencv_threads": cv2.getNumThreads(), "cpu_count": os.cpu_count(),
+           "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+           "machine": platform.processor() or platform.machine(), "redetect_every": args.redetect_every,
+           "videos": [], "targets": {"fps": ">= 30", "added_latency_ms": "<= 25"}}
+    all_fps, all_added = [], []
+    for path in videos:
+        entry = {"video": path.name}
+        for smoothing in (True, False):
+            passes = [run_pass(path, predictor, smoothing, args.redetect_every, not args.no_lines)
+                      for _ in range(max(1, args.passes))]
+            passes.sort(key=lambda p: p["fps"])
+            p = passes[len(passes) // 2]
+            key = "smoothing_on" if smoothing else "smoothing_off"
+            entry[key] = {
+                "frames": p["frames"], "fps": round(p["fps"], 1),
+                "fps_all_passes": [round(q["fps"], 1) for q in passes],
+                "added_latency_ms": round(p["added_mean"], 2), "added_latency_p50_ms": round(p["added_p50"], 2),
+                "added_latency_p95_ms": round(p["added_p95"], 2),
+                "ms_per_stage": {k: round(v, 2) for k, v in p["stages"].items()},
+                "faces_per_frame": round(p["faces_per_frame"], 3), "detector_runs": p["detector_runs"],
+                "jitter": jitter_of(p["track"]),
+            }
+            all_fps.append(p["fps"])
+            all_added.append(p["added_mean"])
+        on, off = entry["smoothing_on"]["jitter"], entry["smoothing_off"]["jitter"]
+        if on["px"] and off["px"]:
+            entry["jitter_ratio_on_off"] = round(on["px"] / off["px"], 3)
+        out["videos"].append(entry)
+    out["bare_model_ms"] = round(bare_model_ms(predictor), 2)
+    out["fps"] = round(statistics.mean(all_fps), 1)
+    out["added_latency_ms"] = round(statistics.mean(all_added), 2)
+    out["meets_targets"] = bool(out["fps"] >= 30 and out["added_latency_ms"] <= 25)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
