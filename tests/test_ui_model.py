@@ -67,7 +67,9 @@ def test_classic_cnn_layer_table_and_totals(make_tab, qtbot, state):
     assert model.data(model.index(model.rowCount() - 1, 2)) == "10"           # one score per class
     # The options of classic-cnn (dropout) are offered; there is no transfer learning for it.
     assert "dropout" in tab._option_widgets and not tab.transfer_box.isVisibleTo(tab)
-    assert state.model_name == "classic-cnn" and state.model_options == {"dropout": 0.5}
+    assert state.model_name == "classic-cnn" and state.model_options == {}     # only changed options
+    tab._option_widgets["dropout"].setValue(0.25)
+    assert state.model_options == {"dropout": 0.25}
 
 
 def test_choosing_a_model_and_an_option_updates_state_and_settings(make_tab, qtbot, state):

@@ -404,12 +404,21 @@ class ModelTab(QWidget):
         self._request_summary()
 
     def _announce(self) -> None:
-        """Tell the rest of the app (and the settings) which model and options are chosen."""
+        """Tell the rest of the app (and the settings) which model and options are chosen.
+
+        The state gets only the options changed from the defaults, so a run's config and the Train
+        tab's summary stay short; the settings keep all of them."""
         if self.model_list.problem(self.current_name):
             return
         self.settings.setValue(_K_OPTIONS + self.current_name, json.dumps(self.options))
-        if self.state.model_name != self.current_name or self.state.model_options != self.options:
-            self.state.set_model(self.current_name, dict(self.options))
+        changed = self.changed_options()
+        if self.state.model_name != self.current_name or self.state.model_options != changed:
+            self.state.set_model(self.current_name, changed)
+
+    def changed_options(self) -> dict[str, Any]:
+        """The options that differ from the model's defaults (what the run config records)."""
+        defaults = self.infos[self.current_name].options
+        return {k: v for k, v in self.options.items() if defaults.get(k) != v}
 
     def _update_use_label(self) -> None:
         if self.model_list.problem(self.current_name):
