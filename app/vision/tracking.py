@@ -65,6 +65,16 @@ class OneEuroFilter:
         return self._x.astype(np.float32)
 
 
+def _distance(a, b) -> float:
+    """Centre distance of two crop boxes in units of the larger side (inf when sizes differ > 2x)."""
+    sa, sb = float(a[2]), float(b[2])
+    if max(sa, sb) > 2.0 * min(sa, sb):
+        return float("inf")
+    ca = np.asarray(a[:2], np.float64) + sa / 2
+    cb = np.asarray(b[:2], np.float64) + sb / 2
+    return float(np.linalg.norm(ca - cb)) / max(sa, sb)
+
+
 @dataclass
 class Track:
     """One face followed from frame to frame."""
@@ -89,12 +99,12 @@ class FaceTracker:
     """
 
     def __init__(self, redetect_every: int = 10, smoothing: bool = True, min_cutoff: float = 1.0,
-                 beta: float = 1.5, d_cutoff: float = 1.0, match_iou: float = 0.3, keep_iou: float = 0.5,
+                 beta: float = 1.5, d_cutoff: float = 1.0, match_distance: float = 0.5, keep_iou: float = 0.5,
                  max_misses: int = 2, spread_range: tuple[float, float] = (0.25, 0.85), max_faces: int = 4):
         self.redetect_every = max(1, int(redetect_every))
         self.smoothing = smoothing
         self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
-        self.match_iou = match_iou
+        self.match_distance = match_distance
         self.keep_iou = keep_iou
         self.max_misses = max_misses
         self.spread_range = spread_range
@@ -124,7 +134,9 @@ class FaceTracker:
         return tr
 
     def update_detections(self, boxes) -> None:
-        """Match detected crop boxes (x0, y0, side) to the tracks (greedy, by overlap).
+        """Match detected crop boxes (x0, y0, side) to the tracks (greedy, nearest centres first; a pair
+        matches when the centres are less than ``match_distance`` x the larger side apart and the sizes
+        differ less than 2x).
 
         A matched track keeps its own box (from its points, the training convention) unless the two
         disagree; a track no detection found is dropped after ``max_misses`` detections in a row; a
@@ -132,16 +144,15 @@ class FaceTracker:
         """
         self.lost = False
         boxes = [np.asarray(b, np.float32) for b in boxes][: self.max_faces]
-        pairs = sorted(((box_iou(tr.box, b), i, j) for i, tr in enumerate(self.tracks) for j, b in enumerate(boxes)),
-                       reverse=True)
+        pairs = sorted((_distance(tr.box, b), i, j) for i, tr in enumerate(self.tracks) for j, b in enumerate(boxes))
         used_t, used_d = set(), set()
-        for iou, i, j in pairs:
-            if iou < self.match_iou or i in used_t or j in used_d:
+        for dist, i, j in pairs:
+            if dist > self.match_distance or i in used_t or j in used_d:
                 continue
             used_t.add(i)
             used_d.add(j)
             tr = self.tracks[i]
-            if tr.points is None or iou < self.keep_iou:
+            if tr.points is None or box_iou(tr.box, boxes[j]) < self.keep_iou:
                 tr.box = boxes[j].copy()
             tr.since_detect = 0
             tr.misses = 0
@@ -199,7 +210,7 @@ class FaceTracker:
         # two tracks that converged on the same face: keep the older one
         final, final_out = [], []
         for tr, pts in zip(kept, out):
-            if any(box_iou(tr.box, o.box) > 0.6 for o in final):
+            if any(box_iou(tr.box, o.box) > 0.5 for o in final):
                 continue
             final.append(tr)
             final_out.append(pts)
