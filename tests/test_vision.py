@@ -229,6 +229,30 @@ def test_haar_detector_runs_and_finds_nothing_in_a_blank_frame():
     assert out.shape == (0, 4) and out.dtype == np.float32
 
 
+# ---------------------------------------------------------------------------------------------- tracker
+def test_tracker_matches_detections_keeps_its_own_box_and_drops_lost_faces():
+    tr = FaceTracker(redetect_every=3, smoothing=False)
+    assert tr.needs_detection()
+    tr.update_detections([np.array([10, 10, 100], np.float32), np.array([300, 10, 100], np.float32)])
+    assert len(tr.tracks) == 2 and not tr.needs_detection()
+    pts = [template68() * 50 + 35, template68() * 50 + [325, 35]]
+    shown = tr.update_points(pts, 0.0)
+    assert len(shown) == 2
+    ids = [t.id for t in tr.tracks]
+    np.testing.assert_allclose(tr.tracks[0].box, F.crop_box_from_points(pts[0]))   # the next crop: from the points
+    # a detection a little off the track's box matches it (no new track) and the track keeps its own box
+    own = tr.tracks[0].box.copy()
+    tr.update_detections([own + np.array([6, -4, 8], np.float32)])
+    assert [t.id for t in tr.tracks] == ids                # the second face missed once: kept for now
+    np.testing.assert_allclose(tr.tracks[0].box, own)
+    assert tr.tracks[1].misses == 1 and tr.needs_detection()
+    tr.update_detections([own])
+    assert [t.id for t in tr.tracks] == ids[:1]            # missed twice: gone
+    # implausible points (spread far from the crop's half-side) drop the track and ask for detection
+    assert tr.update_points([np.full((68, 2), 60.0, np.float32)], 0.1) == []
+    assert tr.tracks == [] and tr.needs_detection()
+
+
 # ---------------------------------------------------------------------------------------------- smoothing
 def test_one_euro_smooths_a_noisy_still_signal_and_follows_a_fast_ramp():
     rng = np.random.default_rng(0)
