@@ -635,6 +635,9 @@ class KeypointsTab(QWidget):
         self.mirror_check.setChecked(str(s.value("keypoints/mirror", "false")).lower() == "true")
         self.smooth_check.setChecked(str(s.value("keypoints/smoothing", "true")).lower() == "true")
         self.lines_check.setChecked(str(s.value("keypoints/lines", "true")).lower() == "true")
+        last = str(s.value("keypoints/last_video", "") or "")
+        if last and Path(last).is_file():
+            self.set_video_file(last)
         dev = str(s.value("keypoints/device", "auto"))
         i = self.device_combo.findData(dev)
         if i >= 0:
@@ -647,6 +650,8 @@ class KeypointsTab(QWidget):
     def rescan_cameras(self) -> None:
         self.rescan_button.setEnabled(False)
         self.rescan_button.setText("Looking…")
+        if self.source_combo.count() == 0:
+            self.source_combo.addItem("Looking for cameras…", None)
 
         def probe():
             try:
