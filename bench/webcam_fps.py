@@ -8,6 +8,7 @@ unless --model), and the overlay drawing. Prints one JSON object:
 - ``added_latency_ms``: mean detect + model + draw per frame (target <= 25 ms); p50 and p95 too
 - ``ms_per_stage``: capture (decode), detect, model (crop + forward), draw
 - ``bare_model_ms``: the model alone on one ready-made crop tensor (plain PyTorch), for comparison
+- ``smoothing_lag``: how far the smoothed face centre trails the raw one, on the 10 % fastest frames
 - ``jitter``: mean frame-to-frame movement of the 68 points after removing the face's own motion
   (per frame, the point set's mean translation and its scale (RMS radius) are taken out), in frame
   pixels and as a percentage of the outer-eye-corner distance (points 36 and 45), with smoothing on
@@ -53,6 +54,20 @@ def jitter_of(track: list[np.ndarray | None]) -> dict:
         return {"px": None, "percent_iod": None, "pairs": 0}
     return {"px": round(float(np.mean(res_px)), 3), "percent_iod": round(100 * float(np.mean(res_rel)), 3),
             "pairs": len(res_px)}
+
+
+def lag_of(smooth: list, raw: list, top: float = 0.1) -> dict:
+    """How far the smoothed face centre trails the raw one on the fastest frames (top ``top`` of raw speed)."""
+    pairs = [(a.mean(0), b.mean(0)) for a, b in zip(smooth, raw) if a is not None and b is not None]
+    if len(pairs) < 10:
+        return {"px_fast": None, "px_all": None}
+    s = np.array([p[0] for p in pairs])
+    r = np.array([p[1] for p in pairs])
+    speed = np.r_[0.0, np.linalg.norm(np.diff(r, axis=0), axis=1)]
+    gap = np.linalg.norm(s - r, axis=1)
+    fast = speed >= np.quantile(speed, 1 - top)
+    return {"px_fast": round(float(gap[fast].mean()), 3), "px_all": round(float(gap.mean()), 3),
+            "raw_speed_px_per_frame_fast": round(float(speed[fast].mean()), 3)}
 
 
 def run_pass(path: Path, predictor, smoothing: bool, redetect_every: int, lines: bool) -> dict:
@@ -136,6 +151,7 @@ def main(argv=None) -> int:
     all_fps, all_added = [], []
     for path in videos:
         entry = {"video": path.name}
+        tracks = {}
         for smoothing in (True, False):
             passes = [run_pass(path, predictor, smoothing, args.redetect_every, not args.no_lines)
                       for _ in range(max(1, args.passes))]
@@ -151,11 +167,13 @@ def main(argv=None) -> int:
                 "faces_per_frame": round(p["faces_per_frame"], 3), "detector_runs": p["detector_runs"],
                 "jitter": jitter_of(p["track"]),
             }
+            tracks[smoothing] = p["track"]
             all_fps.append(p["fps"])
             all_added.append(p["added_mean"])
         on, off = entry["smoothing_on"]["jitter"], entry["smoothing_off"]["jitter"]
         if on["px"] and off["px"]:
             entry["jitter_ratio_on_off"] = round(on["px"] / off["px"], 3)
+        entry["smoothing_lag"] = lag_of(tracks[True], tracks[False])
         out["videos"].append(entry)
     out["bare_model_ms"] = round(bare_model_ms(predictor), 2)
     out["fps"] = round(statistics.mean(all_fps), 1)
