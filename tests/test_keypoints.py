@@ -15,6 +15,15 @@ from app.engine.keypoints import (face_box_to_crop, keypoint_metrics, load_keypo
 from app.errors import CheckpointError, DataError, UserError
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread (and do not fight other jobs for the cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _face_points(n: int, size: int, p: int = 68, seed: int = 0) -> np.ndarray:
     """Plausible point clouds: a ring of points around the crop centre, jittered per face."""
     rng = np.random.default_rng(seed)
@@ -69,3 +78,238 @@ def test_face_box_to_crop_is_square_and_centred():
     x0, y0, side = face_box_to_crop((100, 50, 80, 80), {"face_crop": {"scale": 2.0, "dx": 0.0, "dy": 0.1}})
     assert side == pytest.approx(160)
     assert x0 + side / 2 == pytest.approx(140) and y0 + side / 2 == pytest.approx(98)
+
+
+# ---------------------------------------------------------------------------------------------- loaders
+def test_npz_folder_and_single_file_with_missing_points(tmp_path):
+    d = tmp_path / "kp"
+    d.mkdir()
+    _, pts = _write_npz(d / "train.npz", n=20, size=32)
+    _write_npz(d / "test.npz", n=6, size=32, seed=1)
+    ds = load_keypoints(d)
+    assert (len(ds.train), len(ds.test), ds.num_points, ds.size) == (20, 6, 68, 32)
+    assert ds.flip_permutation == IBUG68_FLIP and ds.eye_corners == (36, 45)
+    assert ds.train.images.dtype == torch.uint8 and ds.train.images.shape == (20, 1, 32, 32)
+    np.testing.assert_allclose(ds.train.points.numpy(), pts)
+    # resized on load: points follow exactly ((k + 0.5) * scale - 0.5)
+    ds16 = load_keypoints(d, size=64)
+    np.testing.assert_allclose(ds16.train.points.numpy(), (pts + 0.5) * 2 - 0.5, rtol=1e-5)
+    # a single file with a missing point, a point outside the picture and a face with no points at all
+    imgs = np.zeros((10, 32, 32), np.uint8)
+    kps = _face_points(10, 32)
+    kps[0, 5] = np.nan
+    kps[1, 7] = [40.0, 3.0]
+    kps[2] = np.nan
+    np.savez(tmp_path / "one.npz", images=imgs, keypoints=kps)
+    one = load_keypoints(tmp_path / "one.npz", test_fraction=0.2)
+    assert len(one.train) + len(one.test) == 9                    # the empty face was left out ...
+    assert any("no keypoints" in s for s in one.skipped)           # ... and listed
+    all_pts = torch.cat([one.train.points, one.test.points])
+    assert int(torch.isnan(all_pts[..., 0]).sum()) == 2           # missing + outside -> NaN
+    assert any("outside" in n for n in one.notes)
+    np.savez(tmp_path / "bad.npz", pictures=imgs)
+    with pytest.raises(DataError, match="keypoints"):
+        load_keypoints(tmp_path / "bad.npz")
+    with pytest.raises(DataError):
+        load_keypoints(tmp_path / "nowhere")
+
+
+def test_csv_and_images_layout_crops_and_maps_points_exactly(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "faces"
+    (folder / "training").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, (w, h) in enumerate([(120, 90), (200, 150), (90, 160), (150, 150)]):
+        pts = _face_points(1, min(w, h) * 0.6, seed=i)[0] + [w * 0.2, h * 0.2]
+        pic = np.zeros((h, w, 3), np.uint8)
+        dot = pts[20].round().astype(int)                          # a bright dot on point 20
+        pic[dot[1] - 1:dot[1] + 2, dot[0] - 1:dot[0] + 2] = 255
+        Image.fromarray(pic).convert("RGBA").save(folder / "training" / f"img_{i}.png")
+        rows.append([f"img_{i}.png", *pts.flatten().round(2)])
+    rows[1][5] = ""                                                # a missing point (x2 of face 1)
+    rows[1][6] = ""
+    rows.append(["not_there.png", *rows[0][1:]])                   # an image that does not exist
+    with open(folder / "training_frames_keypoints.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["", *range(136)], *rows])
+    ds = load_keypoints(folder / "training_frames_keypoints.csv", size=64, test_fraction=0.25)
+    assert len(ds.train) + len(ds.test) == 4
+    assert any("not_there.png" in s and "no such image" in s for s in ds.skipped)
+    split = ds.train if "img_1.png" in ds.train.names else ds.test
+    assert torch.isnan(split.points[split.names.index("img_1.png"), 2]).all()
+    for sp in (ds.train, ds.test):
+        for j in range(len(sp)):
+            img = sp.images[j, 0].float()
+            x, y = sp.points[j, 20].tolist()
+            yy, xx = divmod(int(img.argmax()), img.shape[1])
+            assert abs(xx - x) <= 1.5 and abs(yy - y) <= 1.5       # the dot lands on its mapped point
+            p = sp.points[j][~torch.isnan(sp.points[j, :, 0])]
+            extent = float((p.max(0).values - p.min(0).values).max())
+            assert extent == pytest.approx(32, abs=0.6)            # crop side = 2 x extent -> 64 px
+
+
+def test_kaggle_layout_keeps_rows_with_missing_points(tmp_path):
+    header = [f"{n}_{c}" for n in KAGGLE15_NAMES for c in "xy"] + ["Image"]
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(12):
+        vals = [f"{v:.3f}" for v in rng.uniform(20, 76, 30)]
+        if i % 2:
+            vals[6:24] = [""] * 18                                # most points missing, as in the real file
+        rows.append(vals + [" ".join(str(v) for v in rng.integers(0, 255, 96 * 96))])
+    rows.append(["1"] * 30 + ["1 2 3"])                            # not a square picture
+    with open(tmp_path / "training.csv", "w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    ds = load_keypoints(tmp_path, test_fraction=0.25)
+    assert len(ds.train) + len(ds.test) == 12 and ds.num_points == 15 and ds.size == 96
+    assert any("square" in s for s in ds.skipped)
+    pts = torch.cat([ds.train.points, ds.test.points])
+    assert int(torch.isnan(pts[:, :, 0]).any(1).sum()) == 6        # rows with missing points are kept
+    assert ds.eye_corners == (3, 5)                                # left/right_eye_outer_corner
+    assert ds.flip_permutation[:6] == [1, 0, 4, 5, 2, 3] and ds.flip_permutation[10] == 10
+    assert ds.flip_permutation == flip_permutation_from_names(KAGGLE15_NAMES)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    with open(bad / "training.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["left_eye_center_x", "Image"], ["1", "0 0 0 0"]])
+    with pytest.raises(DataError, match="left_eye_center_y"):
+        load_keypoints(bad)
+
+
+# ---------------------------------------------------------------------------------------------- augmentation
+def _flip_only():
+    return KeypointAugment(scale=(1.0, 1.0), shift=0.0, rotate=0.0, flip=1.0, brightness=0.0, contrast=(1.0, 1.0),
+                           jitter_log_scale=0.0, jitter_shift=(0.0, 0.0))
+
+
+def test_flip_permutation_maps_mirror_points_onto_flipped_truth():
+    s = 32
+    g = torch.Generator().manual_seed(0)
+    img = torch.rand(2, 1, s, s)
+    pts = torch.from_numpy(_face_points(2, s))
+    out, out_pts = _flip_only()(img, to_unit(pts, s), IBUG68_FLIP, g)
+    torch.testing.assert_close(out, img.flip(-1), atol=1e-5, rtol=0)          # the pixels mirror exactly
+    manual = pts.clone()
+    manual[..., 0] = s - 1 - manual[..., 0]                                   # mirrored positions ...
+    manual = manual[:, IBUG68_FLIP]                                           # ... with left/right swapped
+    torch.testing.assert_close(from_unit(out_pts, s), manual, atol=1e-4, rtol=0)
+    # a left/right symmetric face flips onto itself: the permutation pairs each point with its mirror
+    sym = torch.zeros(68, 2)
+    half = torch.from_numpy(_face_points(1, s, seed=3)[0])
+    for i, j in enumerate(IBUG68_FLIP):
+        if i <= j:
+            sym[i] = half[i]
+            sym[j] = torch.tensor([s - 1 - half[i, 0], half[i, 1]])
+    sym[[27, 28, 29, 30, 33, 51, 57, 62, 66, 8], 0] = (s - 1) / 2
+    _, flipped = _flip_only()(img[:1], to_unit(sym[None], s), IBUG68_FLIP, g)
+    torch.testing.assert_close(from_unit(flipped[0], s), sym, atol=1e-4, rtol=0)
+    # the eye corners swap: the flipped face's image-left outer corner is the original right one mirrored
+    assert IBUG68_FLIP[36] == 45 and IBUG68_FLIP[8] == 8 and IBUG68_FLIP[0] == 16
+
+
+def test_augmentation_moves_points_with_the_pixels():
+    s, n = 64, 16
+    g = torch.Generator().manual_seed(1)
+    rng = np.random.default_rng(0)
+    pts = torch.from_numpy(rng.uniform(20, 44, (n, 5, 2)).astype(np.float32))
+    img = torch.zeros(n, 1, s, s)
+    for i in range(n):
+        for x, y in pts[i].round().long().tolist():
+            img[i, 0, y - 1:y + 2, x - 1:x + 2] = 1.0
+    pts = pts.round()
+    aug = KeypointAugment(brightness=0.0, contrast=(1.0, 1.0))
+    out, out_pts = aug(img, to_unit(pts, s), list(range(5)), g)
+    moved = from_unit(out_pts, s)
+    assert (moved - pts).abs().max() > 2                           # it did move things
+    for i in range(n):
+        for x, y in moved[i].tolist():
+            xi, yi = int(round(x)), int(round(y))
+            if 1 <= xi < s - 1 and 1 <= yi < s - 1:
+                assert float(out[i, 0, yi - 1:yi + 2, xi - 1:xi + 2].max()) > 0.5, (i, x, y)
+    # same generator state -> same augmentation (runs are reproducible)
+    a1 = aug(img, to_unit(pts, s), list(range(5)), torch.Generator().manual_seed(7))
+    a2 = aug(img, to_unit(pts, s), list(range(5)), torch.Generator().manual_seed(7))
+    torch.testing.assert_close(a1[1], a2[1])
+
+
+# ---------------------------------------------------------------------------------------------- metrics
+def test_metrics_on_a_known_prediction():
+    true = torch.zeros(2, 68, 2)
+    true[:, :, 0] = torch.arange(68).float()
+    true[:, 36] = torch.tensor([10.0, 20.0])
+    true[:, 45] = torch.tensor([30.0, 20.0])                       # outer eye corners 20 px apart
+    true[1, 45] = torch.tensor([50.0, 20.0])                       # face 2: 40 px apart
+    pred = true + torch.tensor([3.0, 4.0])                         # every point 5 px off
+    true[0, 3] = float("nan")                                      # a missing point is ignored
+    pred[0, 3] = 1000.0
+    m = keypoint_metrics(pred, true, (36, 45))
+    assert m["rmse"] == pytest.approx(math.sqrt((9 + 16) / 2))
+    assert m["nme"] == pytest.approx((5 / 20 + 5 / 40) / 2)
+    # masked loss: missing targets contribute nothing and never give NaN
+    loss = masked_loss(pred[0], true[0], "mse")
+    assert loss.item() == pytest.approx(12.5)
+    assert torch.isfinite(masked_loss(pred, torch.full_like(true, float("nan"))))
+
+
+# ---------------------------------------------------------------------------------------------- task + CLI
+def _tiny_npz_folder(tmp_path, n_train=24, n_test=8, size=32):
+    d = tmp_path / "tiny"
+    d.mkdir()
+    _write_npz(d / "train.npz", n=n_train, size=size)
+    _write_npz(d / "test.npz", n=n_test, size=size, seed=1)
+    return d
+
+
+def test_task_trains_on_the_shared_trainer(tmp_path):
+    from app.engine.build import make_trainer
+    from app.engine.config import TrainConfig
+    from app.engine.events import BatchEnd, EpochEnd, Samples
+
+    d = _tiny_npz_folder(tmp_path)
+    cfg = TrainConfig(task="keypoints", data="tiny", data_root=str(d), model="kp-cnn4", epochs=2, batch_size=8,
+                      optimizer="adamw", lr=1e-3, schedule="onecycle", device="cpu", model_options={"width": 8})
+    events = []
+    fin = make_trainer(cfg, out=tmp_path / "run", callbacks=[events.append]).fit()
+    losses = [e.metrics["loss"] for e in events if isinstance(e, BatchEnd)]
+    assert len(losses) == 6 and all(math.isfinite(v) for v in losses)
+    ends = [e for e in events if isinstance(e, EpochEnd)]
+    assert all(math.isfinite(e.metrics["test_nme"]) and e.metrics["test_rmse"] > 0 for e in ends)
+    samples = [e for e in events if isinstance(e, Samples)]
+    assert [s.kind for s in samples] == ["keypoints", "keypoints"] and samples[0].image.ndim == 3
+    assert (tmp_path / "run" / "samples" / "epoch_002.png").is_file()
+    assert fin.reason == "completed"
+    kp = load_keypoint_model(tmp_path / "run")                     # best.pt of the run folder
+    assert kp.meta["flip_permutation"] == IBUG68_FLIP and kp.meta["imagenet_init"] is False
+    assert kp.predict(np.zeros((1, 32, 32), np.uint8)).shape == (1, 68, 2)
+
+
+def test_resnet18_regressor_builds_for_small_crops():
+    from app.models import build_model, list_models
+
+    assert {m.name for m in list_models("keypoints")} >= {"kp-cnn4", "kp-resnet18"}
+    net = build_model("kp-resnet18", 1, 48, 30, pretrained=False).eval()
+    with torch.no_grad():
+        assert net(torch.zeros(2, 1, 48, 48)).shape == (2, 30)
+    assert net.num_points == 15 and net.imagenet_init is False
+
+
+def test_cli_train_and_evaluate_end_to_end(tmp_path, capsys):
+    from app.cli import main
+
+    d = _tiny_npz_folder(tmp_path)
+    run = tmp_path / "run"
+    rc = main(["keypoints", "train", "--data", str(d), "--model", "kp-cnn4", "--epochs", "1", "--out", str(run),
+               "--batch-size", "8", "--lr", "0.001", "--seed", "3", "--device", "cpu", "--quiet",
+               "--option", "width=8"])
+    assert rc == 0 and (run / "best.pt").is_file()
+    capsys.readouterr()
+    assert main(["keypoints", "evaluate", str(run / "best.pt"), "--data", str(d)]) == 0
+    out = capsys.readouterr().out
+    assert "RMSE" in out and "px" in out and "NME" in out and "%" in out
+    assert main(["keypoints", "evaluate", str(run), "--data", str(d), "--json"]) == 0
+    res = __import__("json").loads(capsys.readouterr().out)
+    assert res["n"] == 8 and res["rmse"] > 0 and 0 < res["nme"] < 10
+    assert main(["keypoints", "train", "--data", str(tmp_path / "missing"), "--model", "kp-cnn4"]) == 2
+    assert "no file or folder" in capsys.readouterr().err
+    assert main(["keypoints", "train", "--data", str(d), "--model", "cnn4"]) == 2

@@ -215,11 +215,14 @@ def _read_npz(path: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
                 raise DataError(f"{path.name} has no {' and no '.join(sorted(missing))} array "
                                 f"(a keypoint .npz needs 'images' (N, H, W) and 'keypoints' (N, P, 2)).")
             images, kps = z["images"], z["keypoints"]
-            names = [str(s) for s in z["names"]] if "names" in files else []
+            names = [str(s) for s in np.atleast_1d(z["names"])] if "names" in files else []
     except DataError:
         raise
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:   # EOFError: an empty file
         raise DataError(f"{path.name} is not a readable .npz file ({exc}).".replace("\n", " ")) from None
+    for key, arr in (("images", images), ("keypoints", kps)):
+        if arr.dtype.kind not in "biuf":
+            raise DataError(f"{path.name}: '{key}' must hold numbers, not {arr.dtype}.")
     if images.ndim == 4 and images.shape[1] == 1:
         images = images[:, 0]
     if images.ndim != 3 or images.shape[1] != images.shape[2]:
@@ -227,7 +230,8 @@ def _read_npz(path: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     if kps.ndim != 3 or kps.shape[2] != 2 or kps.shape[0] != images.shape[0]:
         raise DataError(f"{path.name}: 'keypoints' must be (N, P, 2) with N = {images.shape[0]}, not {kps.shape}.")
     if images.dtype != np.uint8:
-        if images.max() <= 1.0:
+        images = np.nan_to_num(images.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+        if images.size and images.max() <= 1.0:
             images = images * 255.0
         images = np.clip(np.round(images), 0, 255).astype(np.uint8)
     imgs = torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1)
@@ -378,6 +382,7 @@ def _load_csv_images(csv_path: Path, size: int, progress: ProgressFn, skipped: l
     skipped.extend(bad_rows)
     folder = _image_folder_for(csv_path, names) if names else csv_path.parent
     images, points, kept = [], [], []
+    n_outside = 0
     for i, (name, p) in enumerate(zip(names, pts)):
         if progress:
             progress(i, len(names))
@@ -391,9 +396,21 @@ def _load_csv_images(csv_path: Path, size: int, progress: ProgressFn, skipped: l
         try:
             with Image.open(path) as im:
                 im.load()
+                # a point outside the picture is a typo in the CSV: treat it as missing, or it would
+                # blow up the crop around the face
+                outside = ~np.isnan(p).any(1) & ((p[:, 0] < -0.5) | (p[:, 0] > im.width - 0.5)
+                                                  | (p[:, 1] < -0.5) | (p[:, 1] > im.height - 0.5))
+                if outside.any():
+                    p = p.copy()
+                    p[outside] = np.nan
+                    n_outside += int(outside.sum())
+                if np.isnan(p).any(1).all():
+                    skipped.append(f"{name}: every keypoint lies outside the picture")
+                    continue
                 box = square_crop_box(p, im.width, im.height)
                 crop = crop_grey(im, box, size)
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
+        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError,
+                Image.DecompressionBombWarning) as exc:
             skipped.append(f"{name}: not a readable image ({type(exc).__name__})")
             continue
         x0, y0, side = box
@@ -405,6 +422,8 @@ def _load_csv_images(csv_path: Path, size: int, progress: ProgressFn, skipped: l
         kept.append(name)
     if progress:
         progress(len(names), len(names))
+    if n_outside:
+        notes.append(f"{n_outside} point(s) in {csv_path.name} lay outside their picture and are treated as missing.")
     n_p = pts.shape[1]
     imgs = torch.from_numpy(np.stack(images)).unsqueeze(1) if images else torch.zeros((0, 1, size, size), dtype=torch.uint8)
     ptt = torch.from_numpy(np.stack(points).astype(np.float32)) if points else torch.zeros((0, n_p, 2))
@@ -495,7 +514,12 @@ def load_kaggle(path: str | Path, size: Optional[int] = None, test_fraction: flo
         if len(r) != len(header):
             skipped.append(f"{path.name} line {i}: {len(r)} values instead of {len(header)}")
             continue
-        pix = np.array(r[iimg].split(), dtype=np.float32) if r[iimg].strip() else np.zeros(0, np.float32)
+        try:
+            pix = np.array(r[iimg].split(), dtype=np.float32) if r[iimg].strip() else np.zeros(0, np.float32)
+        except ValueError:
+            skipped.append(f"{path.name} line {i}: the Image column holds something other than numbers")
+            continue
+        pix = np.nan_to_num(pix, nan=0.0, posinf=255.0, neginf=0.0)
         s = int(round(math.sqrt(len(pix)))) if len(pix) else 0
         if s == 0 or s * s != len(pix) or (side is not None and s != side):
             skipped.append(f"{path.name} line {i}: the Image column does not hold a square picture"
@@ -573,22 +597,25 @@ def from_unit(u: torch.Tensor, size: int) -> torch.Tensor:
 # box (haarcascade_frontalface_default.xml), not from the keypoints, so the face sits a little
 # differently in the crop than in the data set's own crops. Measured by running that cascade on the
 # 3114 train crops of ../shared/data/facial-keypoints (128 px; scaleFactor 1.1, minNeighbors 5,
-# minSize 40; the largest box per crop; see scripts/train_keypoints.py --measure-haar):
-#   a box was found in HAAR_FOUND of the crops; relative to the Haar box side b,
-#   keypoint extent / b: median HAAR_EXT_RATIO (so the data's crop side 2 * extent ~ HAAR_CROP_SCALE * b),
-#   keypoint-box centre - Haar-box centre: x HAAR_DX * b, y HAAR_DY * b (median),
-#   spread (robust std, 1.4826 * MAD): log-scale HAAR_LOG_SCALE_STD, centre x HAAR_DX_STD * b, y HAAR_DY_STD * b.
+# minSize 40x40; the largest box per crop; `scripts/train_keypoints.py --measure-haar` repeats it):
+#   a box was found in 99.3% of the crops (3093). With b = the Haar box side (sqrt(w * h)):
+#   keypoint extent / b: median 0.889 (5%-95%: 0.78-1.02), so the data's crop side (2 x extent)
+#       is 1.78 b on average;
+#   keypoint-box centre - Haar-box centre: x +0.007 b, y +0.167 b (median; the Haar box sits higher,
+#       it covers the brows and forehead, the keypoints go down to the chin);
+#   spread (robust std = 1.4826 x MAD): log(extent / b) 0.080, centre x 0.100 b, centre y 0.034 b.
 # ``face_box_to_crop`` (app.engine.keypoints) uses the medians to place the crop around a detector box;
-# the augmentation adds the spread (converted to fractions of the crop side) so the model is used to
-# crops placed the way the detector places them.
-HAAR_FOUND = 0.0
-HAAR_EXT_RATIO = 0.0
-HAAR_CROP_SCALE = 0.0
-HAAR_DX = 0.0
-HAAR_DY = 0.0
-HAAR_LOG_SCALE_STD = 0.0
-HAAR_DX_STD = 0.0
-HAAR_DY_STD = 0.0
+# the augmentation adds the spread, converted to fractions of the crop side (side = 1.78 b: x 0.056,
+# y 0.019), as a log-normal scale and a normal shift, so the model is used to crops placed the way
+# the detector places them.
+HAAR_FOUND = 0.993
+HAAR_EXT_RATIO = 0.889
+HAAR_CROP_SCALE = 2 * HAAR_EXT_RATIO
+HAAR_DX = 0.007
+HAAR_DY = 0.167
+HAAR_LOG_SCALE_STD = 0.080
+HAAR_DX_STD = 0.100
+HAAR_DY_STD = 0.034
 
 
 @dataclass
@@ -609,8 +636,7 @@ class KeypointAugment:
     brightness: float = 0.15            # +- on the 0..1 scale
     contrast: tuple[float, float] = (0.7, 1.3)
     jitter_log_scale: float = HAAR_LOG_SCALE_STD
-    jitter_shift: tuple[float, float] = (HAAR_DX_STD / (2 * HAAR_EXT_RATIO) if HAAR_EXT_RATIO else 0.0,
-                                         HAAR_DY_STD / (2 * HAAR_EXT_RATIO) if HAAR_EXT_RATIO else 0.0)
+    jitter_shift: tuple[float, float] = (HAAR_DX_STD / (2 * HAAR_EXT_RATIO), HAAR_DY_STD / (2 * HAAR_EXT_RATIO))
 
     def matrices(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(forward 2x3 maps in normalised coordinates input -> output, flip mask), drawn on the CPU."""

@@ -45,7 +45,7 @@ SAMPLE_COUNT = 16
 from app.data import keypoints as _kpdata  # noqa: E402
 
 DEFAULT_FACE_CROP = {"detector": "opencv haarcascade_frontalface_default",
-                     "scale": _kpdata.HAAR_CROP_SCALE or 1.6, "dx": _kpdata.HAAR_DX, "dy": _kpdata.HAAR_DY}
+                     "scale": _kpdata.HAAR_CROP_SCALE, "dx": _kpdata.HAAR_DX, "dy": _kpdata.HAAR_DY}
 
 
 # ============================================================================================ metrics
@@ -193,8 +193,12 @@ class KeypointTask(Task):
         self.perm = list(ds.flip_permutation)
         self.n_batches = max(1, len(ds.train) // self.batch_size) if len(ds.train) >= self.batch_size else 1
         self.optimizer = build_optimizer(self.net.parameters(), **self.opt_args)
-        self.scheduler = build_scheduler(self.optimizer, epochs=self.epochs, steps_per_epoch=self.n_batches,
-                                         **self.sched_args)
+        sched = dict(self.sched_args)
+        if sched["name"] == "onecycle" and self.epochs * self.n_batches < 8:
+            # a one-cycle schedule needs a few steps to warm up and anneal; a tiny run anneals only
+            sched["name"] = "cosine"
+            trainer.log("Too few steps for the one-cycle schedule; using cosine decay instead.")
+        self.scheduler = build_scheduler(self.optimizer, epochs=self.epochs, steps_per_epoch=self.n_batches, **sched)
         self._last_pred: Optional[torch.Tensor] = None
 
     def modules(self):
@@ -302,11 +306,15 @@ def load_data_for(cfg, progress=None) -> KeypointDataset:
 def _keypoint_task(cfg, dataset=None, progress=None) -> KeypointTask:
     ds = dataset if dataset is not None else load_data_for(cfg, progress)
     extra = dict(cfg.extra or {})
+    try:
+        beta = float(extra.get("beta", 0.02))
+    except (TypeError, ValueError):
+        raise UserError(f"extra.beta must be a number, not {extra.get('beta')!r}.") from None
     return KeypointTask(ds, cfg.model, model_options=cfg.model_options, batch_size=cfg.batch_size,
                         optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                         weight_decay=cfg.weight_decay, schedule=cfg.schedule, step_size=cfg.step_size,
                         gamma=cfg.gamma, epochs=cfg.epochs, augment=cfg.augment,
-                        loss=str(extra.get("loss", "smoothl1")), beta=float(extra.get("beta", 0.02)),
+                        loss=str(extra.get("loss", "smoothl1")), beta=beta,
                         data_label=Path(str(cfg.data_root or cfg.data)).name)
 
 
@@ -421,14 +429,18 @@ def load_keypoint_model(path_or_weight_name: str | Path, device: str | torch.dev
     from app.models import build_model
 
     state, meta, path = read_keypoint_checkpoint(path_or_weight_name)
-    options = dict(meta.get("model_options") or {})
-    if "pretrained" in options:
-        options["pretrained"] = False          # the trained weights replace any ImageNet start
-    s, p = int(meta["input_size"]), int(meta["num_points"])
-    model = build_model(meta["model"], 1, (s, s), 2 * p, **options)
+    try:
+        options = dict(meta.get("model_options") or {})
+        if "pretrained" in options:
+            options["pretrained"] = False          # the trained weights replace any ImageNet start
+        s, p = int(meta["input_size"]), int(meta["num_points"])
+        model = build_model(str(meta["model"]), 1, (s, s), 2 * p, **options)
+    except (TypeError, ValueError) as exc:   # a damaged or hand-made description, not a VisionDesk bug
+        raise CheckpointError(f"{path.name} describes its model in a way VisionDesk cannot use "
+                              f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}).") from exc
     try:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"The weights in {path.name} do not fit the model '{meta['model']}'.") from exc
     dev = pick_device(device) if isinstance(device, str) else device
     model.to(dev).eval()

@@ -1,0 +1,155 @@
+"""``visiondesk keypoints ...``: train and evaluate facial keypoint models from the command line.
+
+    visiondesk keypoints train --data PATH --model kp-resnet18 --epochs N --out RUN_DIR
+                               [--batch-size --lr --size --device --seed ...]
+    visiondesk keypoints evaluate CHECKPOINT --data PATH      (prints RMSE px and NME %)
+
+Other modules add subcommands to the same ``keypoints`` group (the vision pipeline's ``video``):
+append a function ``add(keypoint_subparsers)`` to ``KEYPOINT_COMMANDS`` when your module is imported.
+The group imports ``app.vision.cli`` (if that module exists) before it builds the subcommands, so a
+module there registers itself without any change here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+from app.cli import COMMAND_GROUPS, ProgressPrinter, _load_progress, _option
+
+#: extra ``keypoints`` subcommands: ``fn(subparsers)`` with the group's ``add_subparsers()`` object
+KEYPOINT_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+#: modules imported before the group is built, so their subcommands can register
+EXTENSION_MODULES = ("app.vision.cli",)
+
+
+def _keypoint_config(args: argparse.Namespace):
+    from app.engine.config import TrainConfig
+    from app.errors import UserError
+    from app.models import get_model_info
+
+    info = get_model_info(args.model)
+    if info.task != "keypoints":
+        raise UserError(f"{args.model} is not a keypoint model; choose kp-cnn4 or kp-resnet18.")
+    base = TrainConfig(task="keypoints", model=args.model).to_dict()
+    base.update({k: v for k, v in (info.defaults or {}).items() if k in base})
+    data = Path(args.data).expanduser()
+    base.update(data=data.name, data_root=str(data.resolve()), image_size=args.size,
+                model_options=dict(args.option), augment=args.augment,
+                extra={"loss": args.loss, "beta": args.beta})
+    for key in ("epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule", "seed", "device", "amp"):
+        v = getattr(args, key, None)
+        if v is not None:
+            base[key] = v
+    return TrainConfig.from_dict(base, source="the options")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from app.engine.build import make_trainer, resume_config
+
+    resume = None
+    if args.resume:
+        cfg, resume = resume_config(args.resume, epochs=args.epochs)
+        out = args.resume
+    else:
+        if not args.data or not args.model:
+            from app.errors import UserError
+            raise UserError("Say which data and model to train: --data PATH --model kp-resnet18 (or kp-cnn4).")
+        cfg = _keypoint_config(args)
+        out = args.out
+    trainer = make_trainer(cfg, out=out, callbacks=[ProgressPrinter(quiet=args.quiet)],
+                           progress=_load_progress(args.quiet))
+    fin = trainer.fit(resume_from=resume)
+    if fin.best:
+        print(f"best epoch {fin.best.get('epoch')}: RMSE {fin.best.get('test_rmse', float('nan')):.3f} px, "
+              f"NME {100 * fin.best.get('test_nme', float('nan')):.2f}%")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from app.data.keypoints import load_keypoints
+    from app.engine.keypoints import evaluate_keypoint_model, load_keypoint_model
+    from app.errors import UserError
+
+    kp = load_keypoint_model(args.checkpoint, device=args.device or "cpu")
+    ds = load_keypoints(args.data, size=kp.input_size, seed=args.seed)
+    if ds.num_points != kp.num_points:
+        raise UserError(f"The model predicts {kp.num_points} points but {Path(args.data).name} has "
+                        f"{ds.num_points} points per face.")
+    split = ds.train if args.split == "train" else ds.test
+    res = evaluate_keypoint_model(kp, split, ds.eye_corners)
+    res.update(model=kp.meta.get("model"), input_size=kp.input_size, split=args.split, data=str(args.data))
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    print(f"{args.checkpoint}: {res['n']} {args.split} faces of {Path(args.data).name}, "
+          f"{kp.input_size}x{kp.input_size} crops")
+    print(f"RMSE {res['rmse']:.3f} px (of the {kp.input_size}-pixel crop)")
+    print(f"NME  {100 * res['nme']:.2f}% (mean error / {res['nme_norm']} distance, {res['faces']} faces)")
+    return 0
+
+
+def add(subparsers: argparse._SubParsersAction) -> None:
+    kp = subparsers.add_parser("keypoints", help="facial keypoints: train, evaluate (and the video pipeline)")
+    sub = kp.add_subparsers(dest="keypoints_command", parser_class=type(kp))
+    kp.set_defaults(func=lambda a: (kp.print_help(), 2)[1])
+
+    t = sub.add_parser("train", help="train a keypoint model and write a run folder")
+    t.add_argument("--data", help="train.npz/test.npz folder, a .npz, a CSV + images, or the Kaggle CSV")
+    t.add_argument("--model", help="kp-cnn4 or kp-resnet18")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--out", help="run folder to write (default: a new folder under the runs folder)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last.pt")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--optimizer", choices=["sgd", "adam", "adamw"])
+    t.add_argument("--weight-decay", type=float)
+    t.add_argument("--schedule", choices=["none", "step", "cosine", "onecycle"])
+    t.add_argument("--size", type=int, help="crop side in pixels (default: the data's own; 128 for CSV + images)")
+    t.add_argument("--loss", choices=["smoothl1", "mse", "l1"], default="smoothl1")
+    t.add_argument("--beta", type=float, default=0.02, help="SmoothL1 beta in normalised units")
+    t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True)
+    t.add_argument("--option", type=_option, action="append", default=[], metavar="NAME=VALUE",
+                   help="model option, e.g. pretrained=false")
+    t.add_argument("--device", help="auto, cpu or cuda")
+    t.add_argument("--amp", nargs="?", const="auto", choices=["off", "auto", "bf16", "fp16"])
+    t.add_argument("--seed", type=int)
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="RMSE (pixels) and NME (%%) of a keypoint model on a data set")
+    e.add_argument("checkpoint", metavar="CHECKPOINT", help="run folder, best.pt/last.pt, or shipped weights name")
+    e.add_argument("--data", required=True)
+    e.add_argument("--split", choices=["test", "train"], default="test")
+    e.add_argument("--seed", type=int, default=0, help="the train/test split seed for single-file data")
+    e.add_argument("--device")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+
+    _import_extensions()
+    for extra in KEYPOINT_COMMANDS:
+        extra(sub)
+
+
+def _import_extensions() -> None:
+    import importlib
+
+    for mod in EXTENSION_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+if add not in COMMAND_GROUPS:
+    COMMAND_GROUPS.append(add)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from app.cli import main as cli_main
+
+    return cli_main(["keypoints", *(sys.argv[1:] if argv is None else argv)])

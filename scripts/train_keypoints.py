@@ -1,0 +1,156 @@
+"""Train the shipped facial keypoint models and record them in weights/manifest.json.
+
+    .venv/bin/python scripts/train_keypoints.py --model kp-cnn4       # -> weights/kp-cnn4.pt
+    .venv/bin/python scripts/train_keypoints.py --model kp-resnet18   # -> weights/kp-resnet18.pt
+    .venv/bin/python scripts/train_keypoints.py --ship-from RUN_DIR   # package an existing run's best.pt
+    .venv/bin/python scripts/train_keypoints.py --measure-haar        # the detector-box statistics
+
+Training goes through the shared engine (``app.engine.build.make_trainer``, task "keypoints") on
+../shared/data/facial-keypoints (train.npz; test.npz is the test split the run scores every epoch).
+The settings of each model are fixed below (``RECIPES``) and the seed is fixed, so a run is
+reproducible on the same machine. The weights are stored as fp16 (half the size; the predictor loads
+them into fp32), then scored again through ``load_keypoint_model`` on test.npz, and registered with
+``app.weights.register_weight`` (data, epochs, seed, test NME and RMSE, ImageNet or scratch start,
+the command and the sha256).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATA = ROOT.parent / "shared" / "data" / "facial-keypoints"
+
+# fixed training settings per shipped model. Small inputs (NME is scale-free): the webcam pipeline needs
+# the model at a few milliseconds per face on a laptop CPU, and these were trained on 2 shared CPU cores.
+RECIPES = {
+    "kp-cnn4": dict(image_size=64, epochs=24, batch_size=32, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
+                    schedule="onecycle", model_options={}),
+    "kp-resnet18": dict(image_size=48, epochs=14, batch_size=32, optimizer="adamw", lr=2e-3, weight_decay=1e-4,
+                        schedule="onecycle", model_options={"pretrained": True}),
+}
+SEED = 0
+
+
+def measure_haar(data: Path) -> dict:
+    """How OpenCV's Haar face boxes differ from the data's keypoint crops (see app/data/keypoints.py)."""
+    import cv2
+    import numpy as np
+
+    z = np.load(data / "train.npz")
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    rows = []
+    for im, k in zip(z["images"], z["keypoints"]):
+        faces = cascade.detectMultiScale(im, scaleFactor=1.1, minNeighbors=5, minSize=(40, 40))
+        if len(faces) == 0:
+            continue
+        x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
+        b = float(np.sqrt(w * h))
+        lo, hi = k.min(0), k.max(0)
+        c = (lo + hi) / 2 + 0.5
+        rows.append([float(max(hi - lo)) / b, (c[0] - (x + w / 2)) / b, (c[1] - (y + h / 2)) / b])
+    r = np.array(rows)
+    med = np.median(r, 0)
+    mad = 1.4826 * np.median(np.abs(r - med), 0)
+    return {"found": len(r) / len(z["images"]), "ext_ratio": med[0], "crop_scale": 2 * med[0], "dx": med[1],
+            "dy": med[2], "log_scale_std": float(1.4826 * np.median(np.abs(np.log(r[:, 0] / med[0])))),
+            "dx_std": mad[1], "dy_std": mad[2]}
+
+
+def ship(best: Path, name: str, *, command: str, epochs: int, seed: int, data: Path) -> dict:
+    """Write weights/<name>.pt (fp16 weights + meta) from a best.pt, score it, register it."""
+    import torch
+
+    from app.data.keypoints import load_keypoints
+    from app.engine.checkpoint import load_checkpoint, save_checkpoint
+    from app.engine.keypoints import evaluate_keypoint_model, load_keypoint_model
+    from app.weights import register_weight, weights_dir
+
+    ckpt = load_checkpoint(best)
+    meta = dict(ckpt["meta"])
+    meta["weights_dtype"] = "float16"
+    state = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+    out = weights_dir() / f"{name}.pt"
+    save_checkpoint({"model": state, "meta": meta, "epoch": ckpt.get("epoch"),
+                     "run_metrics": ckpt.get("metrics", {})}, out)
+    kp = load_keypoint_model(out)
+    ds = load_keypoints(data, size=kp.input_size)
+    torch.set_grad_enabled(False)
+    m = evaluate_keypoint_model(kp, ds.test, ds.eye_corners)
+    entry = register_weight(
+        name, out, task="keypoints", model=meta["model"], data=f"facial-keypoints (train.npz {len(ds.train)} faces)",
+        evaluated_on=f"facial-keypoints test.npz ({m['n']} faces)", epochs=epochs, best_epoch=ckpt.get("epoch"),
+        seed=seed, input_size=kp.input_size, num_points=kp.num_points,
+        init="imagenet" if meta.get("imagenet_init") else "scratch",
+        test_nme=round(m["nme"], 5), test_nme_percent=round(100 * m["nme"], 3),
+        test_rmse_px=round(m["rmse"], 4), rmse_px_at=f"{kp.input_size}x{kp.input_size} crop",
+        test_rmse_px_128=round(m["rmse"] * 128 / kp.input_size, 4), weights_dtype="float16",
+        command=command)
+    print(json.dumps(entry, indent=2))
+    return entry
+
+
+def train(model: str, out: Path, data: Path, epochs: int | None, threads: int) -> Path:
+    import torch
+
+    from app.cli import ProgressPrinter
+    from app.data.keypoints import load_keypoints
+    from app.engine.build import make_trainer
+    from app.engine.config import TrainConfig
+
+    torch.set_num_threads(threads)
+    r = dict(RECIPES[model])
+    if epochs:
+        r["epochs"] = epochs
+    cfg = TrainConfig(task="keypoints", data=str(data), image_size=r["image_size"], model=model,
+                      model_options=r["model_options"], epochs=r["epochs"], batch_size=r["batch_size"],
+                      optimizer=r["optimizer"], lr=r["lr"], weight_decay=r["weight_decay"], schedule=r["schedule"],
+                      augment=True, seed=SEED, device="cpu", extra={"loss": "smoothl1", "beta": 0.02})
+    ds = load_keypoints(data, size=cfg.image_size, seed=SEED)
+    print(ds.describe(), flush=True)
+    trainer = make_trainer(cfg, out=out, dataset=ds, callbacks=[ProgressPrinter()])
+    resume = out / "last.pt" if (out / "last.pt").is_file() else None
+    fin = trainer.fit(resume_from=resume)
+    print(f"best epoch {fin.best.get('epoch')}: test_nme {fin.best.get('test_nme')}", flush=True)
+    return out / "best.pt"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=sorted(RECIPES))
+    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--out", type=Path, help="run folder (default runs/keypoints/<model>)")
+    p.add_argument("--epochs", type=int, help="override the recipe (for timing runs; not for shipping)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--no-ship", action="store_true", help="train only")
+    p.add_argument("--ship-from", type=Path, metavar="RUN_DIR", help="package RUN_DIR/best.pt as weights")
+    p.add_argument("--measure-haar", action="store_true")
+    a = p.parse_args(argv)
+    if a.measure_haar:
+        print(json.dumps(measure_haar(a.data), indent=2))
+        return 0
+    if a.ship_from:
+        cfg = json.loads((a.ship_from / "config.json").read_text())
+        cmd = ".venv/bin/python scripts/train_keypoints.py --model " + cfg["model"]
+        ship(a.ship_from / "best.pt", cfg["model"], command=cmd, epochs=cfg["epochs"], seed=cfg["seed"], data=a.data)
+        return 0
+    if not a.model:
+        p.error("--model is required")
+    out = a.out or ROOT / "runs" / "keypoints" / a.model
+    t0 = time.time()
+    best = train(a.model, out, a.data, a.epochs, a.threads)
+    print(f"trained in {time.time() - t0:.0f} s", flush=True)
+    if not a.no_ship and not a.epochs:
+        cmd = ".venv/bin/python scripts/train_keypoints.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+        ship(best, a.model, command=cmd, epochs=RECIPES[a.model]["epochs"], seed=SEED, data=a.data)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
