@@ -1,0 +1,184 @@
+"""The GAN tab's click path under pytest-qt: opens with the shipped generator, trains briefly,
+generates, selects, interpolates, finds nearest real images, saves PNGs; damaged weights are refused."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PySide6.QtCore import QSettings, Qt
+
+from app.engine.checkpoint import FORMAT, save_checkpoint
+from app.models import build_model
+from app.ui.state import AppState
+from app.weights import register_weight
+from helpers import tiny_dataset
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def weights(tmp_path, monkeypatch):
+    """A weights/ folder with a small 'shipped' generator and classifier for the data set 'tiny'."""
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    monkeypatch.setenv("VISIONDESK_WEIGHTS", str(wdir))
+    ds = tiny_dataset(48, 16, classes=4, size=28)
+    torch.manual_seed(0)
+    pair = build_model("dcgan", 1, 28, 1, latent_dim=16, g_width=8, d_width=8)
+    meta = {"task": "gan", "model": "dcgan", "model_options": {"latent_dim": 16, "g_width": 8, "d_width": 8},
+            "latent_dim": 16, "image_shape": [1, 28, 28], "data": "tiny", "classes": list(ds.classes),
+            "class": None, "class_name": None}
+    save_checkpoint({"format": FORMAT, "kind": "weights", "model": pair.generator.state_dict(), "meta": meta},
+                    wdir / "gan-fashion-mnist.pt")
+    register_weight("gan-fashion-mnist", wdir / "gan-fashion-mnist.pt", task="gan", model="dcgan", data="tiny",
+                    epochs=1, seed=0, fd=12.5, fd_untrained=300.0, fd_real_floor=0.5, command="test")
+    clf = build_model("mlp", 1, 28, 4)
+    save_checkpoint({"format": FORMAT, "kind": "weights", "model": clf.state_dict(),
+                     "meta": {"task": "classify", "model": "mlp", "model_options": {}, "input_shape": [1, 28, 28],
+                              "classes": list(ds.classes), "mean": list(ds.mean), "std": list(ds.std),
+                              "data": "tiny"}}, wdir / "classifier-tiny.pt")
+    register_weight("classifier-tiny", wdir / "classifier-tiny.pt", task="classify", model="mlp", data="tiny",
+                    epochs=0, seed=0, command="test")
+    return wdir, ds
+
+
+def make_tab(qtbot, tmp_path, ds=None):
+    from app.ui.tabs.gan_tab import GanTab
+
+    state = AppState(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    if ds is not None:
+        state.set_dataset(ds, {"data": ds.name})
+    tab = GanTab(state)
+    qtbot.addWidget(tab)
+    tab.resize(1200, 760)
+    tab.show()
+    return tab, state
+
+
+def wait_jobs(qtbot, tab, timeout=20000):
+    qtbot.waitUntil(lambda: tab.jobs.pending == 0, timeout=timeout)
+
+
+def test_opens_with_shipped_generator_and_explores(qtbot, tmp_path, weights):
+    _, ds = weights
+    tab, _ = make_tab(qtbot, tmp_path, ds)
+    assert tab.pages.currentIndex() == 1          # opens on Generate
+    wait_jobs(qtbot, tab)
+    assert tab.generator is not None and "tiny" in tab.gen_info.text()
+    assert "FD 12.5" in tab.shipped_choice.currentText()
+    assert tab.samples is not None and tuple(tab.samples.shape) == (64, 1, 28, 28)
+    first = tab.samples.clone()
+
+    # the same seed gives the same samples; a new seed others
+    qtbot.mouseClick(tab.generate_button, Qt.MouseButton.LeftButton)
+    wait_jobs(qtbot, tab)
+    assert torch.equal(tab.samples, first)
+    qtbot.mouseClick(tab.new_seed_button, Qt.MouseButton.LeftButton)
+    wait_jobs(qtbot, tab)
+    seed = tab.seed.value()
+    assert tab.sample_seed == seed
+
+    # click sample 5 in the grid: enlarged, with its seed and index
+    qtbot.mouseClick(tab.grid, Qt.MouseButton.LeftButton, pos=tab.grid.cell_rect(5).center())
+    assert tab.grid.selected == 5
+    assert "#5" in tab.zoom_caption.text() and str(seed) in tab.zoom_caption.text()
+    assert tab.zoom.image is not None
+    qtbot.mouseClick(tab.set_b_button, Qt.MouseButton.LeftButton)
+    assert tab.ends == [0, 5] and tab.grid.marks == {0: "A", 5: "B"}
+
+    tab.steps.setValue(6)
+    qtbot.mouseClick(tab.interpolate_button, Qt.MouseButton.LeftButton)
+    wait_jobs(qtbot, tab)
+    assert tab.strip is not None and tab.strip.shape == (32, 6 * 30 + 2)
+
+    qtbot.mouseClick(tab.nearest_button, Qt.MouseButton.LeftButton)
+    wait_jobs(qtbot, tab)
+    assert len(tab.nearest) == 6, tab.nearest_info.text()
+    assert "48 training images" in tab.nearest_info.text()
+
+    grid_png = tab.save_grid(tmp_path / "out" / "grid.png")
+    strip_png = tab.save_strip(tmp_path / "out" / "strip")
+    assert grid_png.is_file() and strip_png.name == "strip.png" and strip_png.is_file()
+    from PIL import Image
+
+    assert Image.open(strip_png).size == (2 * (6 * 30 + 2), 64)
+    tab.shutdown()
+
+
+def test_train_briefly_then_generate_from_the_run(qtbot, tmp_path, weights):
+    _, ds = weights
+    tab, state = make_tab(qtbot, tmp_path, ds)
+    wait_jobs(qtbot, tab)
+    tab.pages.setCurrentIndex(0)
+    assert tab.data_choice.currentData() == "__state__"
+    assert tab.class_choice.count() == 5
+    tab.epochs.setValue(2)
+    tab.batch_size.setValue(16)
+    tab.latent.setValue(16)
+    tab.score_samples.setValue(500)
+    tab.device.setCurrentIndex(tab.device.findData("cpu"))
+    busy = []
+    state.busyChanged.connect(busy.append)
+    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    assert tab.is_busy() and not tab.start_button.isEnabled()
+    qtbot.waitUntil(lambda: tab.last_result is not None, timeout=60000)
+    assert type(tab.last_result).__name__ == "Finished", getattr(tab.last_result, "message", "")
+    assert busy[0] and busy[-1] == ""
+    assert not tab.is_busy() and tab.start_button.isEnabled()
+    # live curves, the grid of every epoch with the replay slider, the score and its histogram
+    assert len(tab.curves.x) == 6 and len(tab.curves.cols["d_loss"]) == 6
+    assert sorted(tab.grids) == [1, 2] and tab.epoch_slider.maximum() == 2
+    tab.epoch_slider.setValue(1)
+    assert tab.epoch_label.text() == "epoch 1 of 2"
+    assert tab.grid_view.image is tab.grids[1]
+    assert len(tab.curves.fd) == 2 and sum(tab.histogram.counts) == 500
+    assert (tab.run_dir / "samples" / "epoch_002.png").is_file()
+    cfg = json.loads((tab.run_dir / "config.json").read_text())
+    assert cfg["task"] == "gan" and cfg["extra"]["score_samples"] == 500
+
+    qtbot.mouseClick(tab.use_trained_button, Qt.MouseButton.LeftButton)
+    wait_jobs(qtbot, tab)
+    assert tab.pages.currentIndex() == 1
+    assert tab.generator.path.parent == tab.run_dir
+    assert tab.samples is not None and tab.samples.shape[0] == 64
+    tab.shutdown()
+
+
+def test_stop_keeps_a_checkpoint(qtbot, tmp_path, weights):
+    _, ds = weights
+    tab, _ = make_tab(qtbot, tmp_path, ds)
+    wait_jobs(qtbot, tab)
+    tab.epochs.setValue(50)
+    tab.batch_size.setValue(8)
+    tab.use_score.setChecked(False)
+    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(tab.curves.x) > 0, timeout=30000)
+    qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.last_result is not None, timeout=30000)
+    assert tab.last_result.reason == "stopped"
+    assert (tab.run_dir / "last.pt").is_file() and tab.use_trained_button.isEnabled()
+    tab.shutdown()
+
+
+def test_missing_or_damaged_weights_give_a_clear_message(qtbot, tmp_path, weights):
+    wdir, _ = weights
+    (wdir / "gan-fashion-mnist.pt").write_bytes(b"damaged")
+    tab, _ = make_tab(qtbot, tmp_path)
+    wait_jobs(qtbot, tab)
+    assert tab.generator is None and tab.samples is None
+    assert "checksum" in tab.gen_message.text() and tab.gen_message.isVisibleTo(tab)
+    assert not tab.generate_button.isEnabled()
+    # the rest still works: the data choice and the train button
+    assert tab.data_choice.currentData() == "fashion-mnist-sample" and tab.start_button.isEnabled()
+    (wdir / "manifest.json").unlink()
+    tab2, _ = make_tab(qtbot, tmp_path)
+    assert "could not be loaded" in tab2.gen_message.text() and not tab2.shipped_choice.isEnabled()
+    tab.shutdown()
+    tab2.shutdown()
