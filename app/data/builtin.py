@@ -241,7 +241,10 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     labels = entry.get("labels", entry.get("fine_labels"))
     if not isinstance(data, np.ndarray) or labels is None:
         raise DataError(f"{path} is not a valid CIFAR-10 batch file (no 'data' or 'labels').")
-    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    try:
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(f"{path} is not a valid CIFAR-10 batch file (the labels are not whole numbers).") from None
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.shape[0] != labels.shape[0]:
         raise DataError(f"{path} is not a valid CIFAR-10 batch file (data {data.dtype} {data.shape}, "
                         f"{labels.shape[0]} labels).")

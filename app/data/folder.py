@@ -115,6 +115,8 @@ def _files(class_dir: Path) -> list[tuple[str, int, int]]:
             with os.scandir(directory) as it:
                 items = sorted(it, key=lambda d: d.name)
         except OSError:
+            # e.g. no permission: listed as a folder that could not be read, never silently dropped
+            out.append((directory, -1, -1))
             continue
         subdirs = []
         for d in items:

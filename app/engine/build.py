@@ -11,7 +11,7 @@ from app.engine.events import Event, Finished
 from app.engine.runs import new_run_dir
 from app.engine.task import Task
 from app.engine.trainer import Control, Trainer
-from app.errors import UserError
+from app.errors import ModelError, UserError
 
 # task name -> factory(config, dataset_or_None, progress) -> Task ; other tasks register themselves
 TASKS: dict[str, Callable[..., Task]] = {}
@@ -59,7 +59,26 @@ def build_task(cfg: TrainConfig, dataset=None, progress=None) -> Task:
     _load_task_modules()
     if cfg.task not in TASKS:
         raise UserError(f"Unknown task '{cfg.task}' (known: {', '.join(sorted(TASKS))}).")
+    _check_model_fits_task(cfg)
     return TASKS[cfg.task](cfg, dataset, progress)
+
+
+_MODEL_TASKS = {"classify": "classification", "gan": "GAN", "keypoints": "keypoint"}
+_TASK_USES = {"classify": "classifying images", "gan": "a GAN", "keypoints": "facial keypoints"}
+
+
+def _check_model_fits_task(cfg: TrainConfig) -> None:
+    """A model made for another task (e.g. a GAN in a classification run, from a hand-edited
+    config.json) is refused before any data is loaded, with the models that fit."""
+    if cfg.task not in _MODEL_TASKS:
+        return
+    from app.models import get_model_info, list_models
+
+    info = get_model_info(cfg.model)      # ModelError naming the known models when unknown
+    if info.task != cfg.task:
+        fitting = ", ".join(m.name for m in list_models(cfg.task)) or "none"
+        raise ModelError(f"'{cfg.model}' is a {_MODEL_TASKS.get(info.task, info.task)} model, so it cannot be "
+                         f"used for {_TASK_USES[cfg.task]}; choose one of: {fitting}.")
 
 
 def make_trainer(cfg: TrainConfig, *, out: str | Path | None = None, dataset=None,

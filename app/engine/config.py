@@ -80,6 +80,8 @@ class TrainConfig:
             raise UserError(f"No config.json at {path}.") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UserError(f"{path} is not valid JSON: {exc}") from None
+        except RecursionError:   # absurdly deep nesting
+            raise UserError(f"{path} is not a VisionDesk configuration (nested too deeply).") from None
         return cls.from_dict(raw, source=str(path))
 
     def validate(self, source: str = "the configuration") -> None:

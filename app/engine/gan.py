@@ -258,7 +258,13 @@ class GanTask(Task):
         x = batch[0]
         b = x.shape[0]
         G, D = self.generator, self.discriminator
-        z = torch.randn(b, self.latent_dim, device=x.device)
+        ws = trainer.dist.world_size
+        if ws > 1:
+            # every rank draws the global batch's noise and takes its own slice: N ranks together
+            # use exactly the noise one process would
+            z = torch.randn(b * ws, self.latent_dim, device=x.device)[trainer.dist.rank * b:(trainer.dist.rank + 1) * b]
+        else:
+            z = torch.randn(b, self.latent_dim, device=x.device)
         with trainer.autocast():
             fake = G(z)
             d_real = D(x).float()
@@ -338,13 +344,19 @@ def gan_task_factory(cfg: TrainConfig, dataset=None, progress=None) -> GanTask:
     betas = ex.get("betas", (0.5, 0.999))
     if not (isinstance(betas, (list, tuple)) and len(betas) == 2):
         raise UserError("extra.betas must be two numbers, e.g. [0.5, 0.999].")
+    try:   # a hand-edited config.json may hold text where numbers belong
+        counts = dict(score_every=int(ex.get("score_every", 1)),
+                      score_samples=int(ex.get("score_samples", DEFAULT_SAMPLES)),
+                      grid_samples=int(ex.get("grid", GRID_SAMPLES)),
+                      noise_seed=int(ex.get("noise_seed", NOISE_SEED)),
+                      betas=tuple(float(b) for b in betas))
+    except (TypeError, ValueError):
+        raise UserError("extra.score_every, extra.score_samples, extra.grid and extra.noise_seed must be whole "
+                        "numbers and extra.betas two numbers.") from None
     return GanTask(ds, cfg.model, model_options=cfg.model_options, batch_size=cfg.batch_size,
-                   optimizer=cfg.optimizer, lr=cfg.lr, betas=tuple(betas),
+                   optimizer=cfg.optimizer, lr=cfg.lr,
                    label_smoothing=cfg.label_smoothing, class_index=ex.get("class"),
-                   score=bool(ex.get("score", True)), score_every=int(ex.get("score_every", 1)),
-                   score_samples=int(ex.get("score_samples", DEFAULT_SAMPLES)),
-                   classifier=ex.get("classifier"), grid_samples=int(ex.get("grid", GRID_SAMPLES)),
-                   noise_seed=int(ex.get("noise_seed", NOISE_SEED)), epochs=cfg.epochs)
+                   score=bool(ex.get("score", True)), classifier=ex.get("classifier"), epochs=cfg.epochs, **counts)
 
 
 def gan_config(data: str, data_root: str | None = None, **changes: Any) -> TrainConfig:

@@ -97,11 +97,18 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cla
     for key in ("model", "input_shape", "classes", "mean", "std"):
         if key not in meta:
             raise CheckpointError(f"{Path(path).name} does not describe its model fully (missing '{key}').")
-    c, h, w = meta["input_shape"]
-    model = build_model(meta["model"], int(c), (int(h), int(w)), len(meta["classes"]), **meta.get("model_options", {}))
+    try:
+        c, h, w = meta["input_shape"]
+        options = meta.get("model_options", {})
+        if not isinstance(options, dict) or not isinstance(meta["classes"], (list, tuple)):
+            raise TypeError("model_options must be a mapping and classes a list")
+        model = build_model(str(meta["model"]), int(c), (int(h), int(w)), len(meta["classes"]), **options)
+    except (TypeError, ValueError) as exc:   # a damaged or hand-made description, not a VisionDesk bug
+        raise CheckpointError(f"{Path(path).name} describes its model in a way VisionDesk cannot use "
+                              f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}).") from exc
     try:
         model.load_state_dict(state)
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"The weights in {Path(path).name} do not fit the model '{meta['model']}'.") from exc
     dev = torch.device(device)
     model.to(dev).eval()

@@ -195,15 +195,21 @@ class Trainer:
             raise CheckpointError(f"{Path(path).name} is not a VisionDesk training checkpoint, so the run cannot resume from it.")
         try:
             self.task.load_state_dict(ckpt["task"])
-        except (RuntimeError, KeyError, ValueError) as exc:
-            raise CheckpointError(f"{Path(path).name} does not match this model and data: {str(exc).splitlines()[0]}") from exc
-        self.epoch = int(ckpt["epoch"])
-        self.step = int(ckpt.get("step", 0))
-        self.best = dict(ckpt.get("best") or {})
-        if self.scaler is not None and ckpt.get("scaler"):
-            self.scaler.load_state_dict(ckpt["scaler"])
-        set_rng_state(ckpt.get("rng", {}))
-        return int(ckpt.get("batch_in_epoch", 0))
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            raise CheckpointError(f"{Path(path).name} does not match this model and data: "
+                                  f"{(str(exc) or type(exc).__name__).splitlines()[0]}") from exc
+        try:
+            self.epoch = int(ckpt["epoch"])
+            self.step = int(ckpt.get("step", 0))
+            self.best = dict(ckpt.get("best") or {})
+            if self.scaler is not None and ckpt.get("scaler"):
+                self.scaler.load_state_dict(ckpt["scaler"])
+            set_rng_state(ckpt.get("rng", {}))
+            return int(ckpt.get("batch_in_epoch", 0))
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            # a hand-edited or damaged file whose bookkeeping cannot be used
+            raise CheckpointError(f"{Path(path).name} is damaged (its training position cannot be read), so the "
+                                  f"run cannot resume from it.") from exc
 
     # ------------------------------------------------------------------ the loop
     def fit(self, resume_from: str | Path | None = None) -> Finished:
