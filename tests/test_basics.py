@@ -108,7 +108,7 @@ def test_sine_degree_5_fits_within_0_05():
 
 def test_polynomial_formula_reads_like_maths():
     assert polynomial_formula([0.0012, 0.8541, -0.0003, -0.0928]) == "y = 0.0012 + 0.8541 x - 0.0003 x² - 0.0928 x³"
-    assert polynomial_formula([-1.5, 2.0]) == "y = -1.5 + 2 x"
+    assert polynomial_formula([-1.5, 2.0, -0.00001]) == "y = -1.5000 + 2.0000 x + 0.0000 x²"
 
 
 # ---------------------------------------------------------------------------------------------- spiral

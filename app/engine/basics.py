@@ -58,18 +58,19 @@ MAX_DEGREE = 7
 GRID = 120                          # decision-region grid (GRID x GRID points)
 SPIRAL_EXTENT = 1.15                # the grid covers [-SPIRAL_EXTENT, SPIRAL_EXTENT]^2
 MOMENTUM = 0.9
-BLOW_UP = 1e4                       # a loss this many times its starting value has diverged
+BLOW_UP = 1e6                       # a loss this many times its starting value has diverged ...
+MIN_STEPS_SHOWN = 5                 # ... once a few steps show the climb (a non-finite loss at once)
 SNAPSHOT_SECONDS = 0.05             # decision regions at most 20 times a second (and always at the end)
-MAX_SNAPSHOTS = 200                 # evaluations (epochs) per run at most
+MAX_SNAPSHOTS = 100                 # evaluations (epochs) per run at most
 TOO_LARGE = "the learning rate is too large for this data"
 
 # recommended (learning rate) per experiment and optimizer; steps per experiment
 RECOMMENDED_LR = {
     "line": {"sgd": 0.1, "momentum": 0.05, "adam": 5.0},
-    "sine": {"sgd": 0.5, "momentum": 0.3, "adam": 0.05},
+    "sine": {"sgd": 0.5, "momentum": 0.2, "adam": 0.03},
     "spiral": {"sgd": 1.0, "momentum": 0.1, "adam": 0.01},
 }
-RECOMMENDED_STEPS = {"line": 300, "sine": 2000, "spiral": 1000}
+RECOMMENDED_STEPS = {"line": 100, "sine": 2000, "spiral": 1000}
 
 
 class Diverged(UserError):
@@ -222,17 +223,18 @@ def _num(v: float, digits: int = 4) -> str:
 _SUPER = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def polynomial_formula(coefficients: Iterable[float], digits: int = 4) -> str:
-    """'y = 0.0012 + 0.8541 x - 0.0003 x² - 0.0928 x³' (coefficients of x⁰, x¹, ...)."""
+def polynomial_formula(coefficients: Iterable[float], decimals: int = 4) -> str:
+    """'y = 0.0012 + 0.8541 x - 0.0003 x² - 0.0928 x³' (coefficients of x⁰, x¹, ..., fixed decimals)."""
     terms = []
     for k, c in enumerate(coefficients):
         c = float(c)
+        text = f"{abs(c):.{decimals}f}"
+        negative = c < 0 and float(text) != 0          # no "-0.0000"
         power = "" if k == 0 else " x" if k == 1 else " x" + str(k).translate(_SUPER)
-        text = _num(abs(c), digits) + power
         if not terms:
-            terms.append(("-" if c < 0 else "") + text)
+            terms.append(("-" if negative else "") + text + power)
         else:
-            terms.append(("- " if c < 0 else "+ ") + text)
+            terms.append(("- " if negative else "+ ") + text + power)
     return "y = " + " ".join(terms) if terms else "y = 0"
 
 
@@ -319,11 +321,13 @@ class BasicsTask(Task):
 
     # -- divergence
     def check_divergence(self, loss: float, trainer: Trainer) -> None:
-        if math.isfinite(loss) and loss <= BLOW_UP * max(self.start_loss, 1e-12):
+        exploded = loss > BLOW_UP * max(self.start_loss, 1e-12) and trainer.step >= MIN_STEPS_SHOWN
+        if math.isfinite(loss) and not exploded:
             return
         how = "became too large to compute" if not math.isfinite(loss) else \
             f"grew from {self.start_loss:.3g} to {loss:.3g}"
-        raise Diverged(f"The loss blew up after {trainer.step} steps (it {how}): {TOO_LARGE}. "
+        steps = f"{trainer.step} step" + ("" if trainer.step == 1 else "s")
+        raise Diverged(f"The loss blew up after {steps} (it {how}): {TOO_LARGE}. "
                        f"Each step overshot the bottom of the loss and landed higher up on the other side. "
                        + self.advice)
 
@@ -370,7 +374,7 @@ class LineTask(BasicsTask):
         return (f"With raw x (0 to 100) the slope's gradient is thousands of times larger than the intercept's, "
                 f"so plain gradient descent only stays stable below a learning rate of about {2 / top:.1g}, "
                 f"and then b hardly moves. Switch on \"standardise x\" (x becomes (x - mean) / std, "
-                f"about -1.7 to 1.7): then a normal learning rate such as 0.1 works.")
+                f"about -1.7 to 1.7) and a normal learning rate such as 0.1 works.")
 
     def _params(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self.model is not None:
