@@ -1065,6 +1065,11 @@ class BasicsTab(QWidget):
             elif s.degree < 3:
                 self._show_message(f"Done: the largest error is {fmt(err, 3)}. A polynomial of degree {s.degree} "
                                    "cannot bend enough to follow a sine: try degree 3 or more.", "warn")
+            elif s.degree >= 6:
+                self._show_message(f"Done: the largest error is {fmt(err, 3)}. Degree {s.degree} can fit much "
+                                   "better, but its high powers (x⁵, x⁶, x⁷ …) look alike between −π and π, so "
+                                   "gradient descent needs many more steps to tell their coefficients apart: try "
+                                   "10000 steps.", "warn")
             else:
                 self._show_message(f"Done: the largest error is {fmt(err, 3)}. Not there yet: try more steps, "
                                    "a larger learning rate, or Adam.", "warn")
