@@ -45,12 +45,26 @@ def new_run_dir(data: str, model: str, root: str | Path | None = None, task: str
     return path
 
 
+def remove_stale_temp_files(folder: str | Path) -> list[str]:
+    """Delete the temporary files (``.<name>.*.tmp``) that a process killed in the middle of an atomic
+    write (SIGKILL, power cut) leaves behind; the files they were meant to replace are intact."""
+    removed = []
+    for stale in Path(folder).glob(".*.tmp"):
+        try:
+            stale.unlink()
+            removed.append(stale.name)
+        except OSError:
+            pass
+    return removed
+
+
 class RunFolder:
     """Writes one run's files. Only the main process (rank 0) creates one."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(self.path)
         self.rows: list[dict] = read_metrics(self.path)
         self._batch_rows: list[dict] = []
         self._batch_header: list[str] | None = None
@@ -131,9 +145,15 @@ class RunFolder:
         self._handler.flush()
 
     def close(self) -> None:
-        self.flush_batches()
-        self.logger.removeHandler(self._handler)
-        self._handler.close()
+        try:
+            self.flush_batches()
+        except OSError as exc:
+            # e.g. the disk is full: closing must not hide the error that stopped the run
+            self._batch_rows.clear()
+            self.log(f"Could not write batches.csv: {exc}", level=logging.WARNING)
+        finally:
+            self.logger.removeHandler(self._handler)
+            self._handler.close()
 
 
 def _fmt(v):

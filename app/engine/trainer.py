@@ -10,6 +10,8 @@ in groups (every ``flush_seconds``), then turned into one ``BatchEnd`` event per
 from __future__ import annotations
 
 import contextlib
+import errno
+import gc
 import math
 import random
 import threading
@@ -22,7 +24,7 @@ import numpy as np
 import torch
 
 from app.engine import distributed as dist_util
-from app.engine.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from app.engine.checkpoint import FORMAT, DiskFullError, load_checkpoint, save_checkpoint
 from app.engine.devices import amp_dtype, describe_device, pick_device
 from app.engine.events import (BatchEnd, Checkpointed, EpochEnd, EpochStart, EvalStart, Event, Failed, Finished,
                                Paused, RunStarted)
@@ -248,6 +250,13 @@ class Trainer:
             self.emit(fin)
             return fin
         except BaseException as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                # a plain write (batches.csv, run.log, a task's sample image) hit a full disk: the same
+                # plain message as a checkpoint that could not be saved
+                full = DiskFullError(f"The disk is full: VisionDesk could not write to {self.run_dir or 'disk'}. "
+                                     f"The last saved checkpoint is unchanged. Free some space and resume the run.")
+                self._fail(full)
+                raise full from exc
             self._fail(exc)
             raise
         finally:
@@ -261,6 +270,9 @@ class Trainer:
             message = ("The GPU ran out of memory. Choose a smaller batch size (or a smaller model) and resume; "
                        "the last saved checkpoint is kept.")
             user = True
+            # the failed step's tensors are still referenced by the traceback's frames: drop them so
+            # the allocator can give the memory back
+            traceback.clear_frames(exc.__traceback__)
             self.release_memory()
         elif isinstance(exc, KeyboardInterrupt):
             message = "Training was interrupted."
@@ -278,6 +290,7 @@ class Trainer:
 
     def release_memory(self) -> None:
         if self.device.type == "cuda":
+            gc.collect()
             torch.cuda.empty_cache()
 
     def _train_epoch(self, epoch: int, skip_batches: int) -> int | None:
