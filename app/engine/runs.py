@@ -87,16 +87,22 @@ class RunFolder:
     def write_config(self, config: dict) -> None:
         atomic_write_text(self.path / "config.json", json.dumps(config, indent=2, sort_keys=True))
 
-    def truncate_after(self, epoch: int) -> None:
-        """On resume: forget rows of epochs that the checkpoint did not reach."""
+    def truncate_after(self, epoch: int, batches_into_next: int = 0) -> None:
+        """On resume: forget rows of epochs that the checkpoint did not reach. A checkpoint saved by a
+        stop in the middle of epoch ``epoch + 1`` also covers that epoch's first ``batches_into_next``
+        batches, whose rows are kept (the resumed run skips them)."""
         self.rows = [r for r in self.rows if int(float(r.get("epoch", 0))) <= epoch]
         self._write_metrics()
         bpath = self.path / "batches.csv"
         if bpath.exists():
+            def covered(r) -> bool:
+                e = int(float(r.get("epoch", 0) or 0))
+                return e <= epoch or (e == epoch + 1 and int(float(r.get("batch", 0) or 0)) <= batches_into_next)
+
             with open(bpath, newline="", encoding="utf-8") as f:
                 reader = csv.DictReader(f)
                 header = reader.fieldnames or []
-                keep = [r for r in reader if int(float(r.get("epoch", 0) or 0)) <= epoch]
+                keep = [r for r in reader if covered(r)]
             buf = io.StringIO()
             w = csv.DictWriter(buf, fieldnames=header)
             w.writeheader()

@@ -223,7 +223,7 @@ class Trainer:
             skip_batches = self._restore(resume_from) if resume_from else 0
             if self.run is not None:
                 self.run.write_config(self.config)
-                self.run.truncate_after(self.epoch)
+                self.run.truncate_after(self.epoch, skip_batches)
                 self.history = [r for r in self.run.rows]
                 self.log(("Resumed" if resume_from else "Started") + f" on {describe_device(self.device)} "
                          f"at epoch {self.epoch}, batch {skip_batches}")

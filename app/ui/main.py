@@ -12,7 +12,7 @@ import traceback
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QObject, QSettings, Qt, QtMsgType, QTimer, Signal, Slot, qInstallMessageHandler
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QFileDialog, QLabel, QMainWindow,
                                QMessageBox, QPlainTextEdit, QTabWidget, QVBoxLayout, QWidget)
@@ -130,31 +130,72 @@ class ErrorDialog(QDialog):
         QGuiApplication.clipboard().setText(self.text.toPlainText())
 
 
+class _Relay(QObject):
+    """Carries an error from any thread to ``target`` in the GUI thread (where the relay lives)."""
+
+    error = Signal(str, str)
+
+    def __init__(self, target):
+        super().__init__()
+        self._target = target
+        self.error.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    @Slot(str, str)
+    def _deliver(self, summary: str, details: str) -> None:
+        self._target(summary, details)
+
+
+_QT_LEVELS = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+              QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+              QtMsgType.QtFatalMsg: logging.CRITICAL}
+
+
 class GuiExceptionHook:
-    """``sys.excepthook`` for the GUI: log the error, show it in a dialog, keep the window up."""
+    """The GUI's error handler, installed by the main window: ``sys.excepthook`` (errors in the GUI
+    thread, e.g. in a slot), ``threading.excepthook`` (errors in plain Python threads) and a Qt message
+    handler (Qt's own warnings). Every error goes to the app log (app_home()/logs/app.log) and, for
+    Python errors, into one non-modal dialog with 'Copy details'; the window stays up. Workers that
+    catch their own errors report them through ``report_error`` (the same log and dialog)."""
+
+    #: the installed hook (the window's), used by ``report_error``
+    active: "GuiExceptionHook | None" = None
 
     def __init__(self, window: "MainWindow"):
         self.window = window
         self.previous = sys.excepthook
+        self.previous_thread_hook = threading.excepthook
+        self.previous_qt_handler = None
         self.dialog: ErrorDialog | None = None
         self._inside = False
+        self._relay = _Relay(self.show)
 
     def __call__(self, exc_type, exc, tb) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             return self.previous(exc_type, exc, tb)
+        from app.errors import UserError
+
         details = "".join(traceback.format_exception(exc_type, exc, tb))
+        summary = str(exc) if isinstance(exc, UserError) else f"{exc_type.__name__}: {exc}".splitlines()[0]
+        self.report(summary, details)
+
+    def report(self, summary: str, details: str) -> None:
+        """Log the error and show it in the dialog (from any thread)."""
         try:
-            app_logger().error("Unhandled error\n%s", details)
+            app_logger().error("%s\n%s", summary, details)
         except OSError:
             pass
-        sys.stderr.write(details)
-        if self._inside or threading.current_thread() is not threading.main_thread():
+        sys.stderr.write(details if details.endswith("\n") else details + "\n")
+        if threading.current_thread() is threading.main_thread():
+            self.show(summary, details)
+        else:
+            self._relay.error.emit(summary, details)
+
+    def show(self, summary: str, details: str) -> None:
+        """Show (or add to) the error dialog; GUI thread only."""
+        if self._inside:
             return
         self._inside = True
         try:
-            from app.errors import UserError
-
-            summary = str(exc) if isinstance(exc, UserError) else f"{exc_type.__name__}: {exc}".splitlines()[0]
             if self.dialog is not None and self.dialog.isVisible():
                 self.dialog.add(summary, details)
             else:
@@ -163,12 +204,50 @@ class GuiExceptionHook:
         finally:
             self._inside = False
 
+    def _thread_hook(self, args) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = getattr(args.thread, "name", "a background thread")
+        details = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+        self.report(f"{args.exc_type.__name__} in {name}: {args.exc_value}".splitlines()[0], details)
+
+    @staticmethod
+    def _qt_message(mode, context, message) -> None:
+        where = f" ({context.file}:{context.line})" if context is not None and context.file else ""
+        try:
+            app_logger().log(_QT_LEVELS.get(mode, logging.WARNING), "Qt: %s%s", message, where)
+        except OSError:
+            pass
+
     def install(self) -> None:
+        self.previous = sys.excepthook
+        self.previous_thread_hook = threading.excepthook
         sys.excepthook = self
+        threading.excepthook = self._thread_hook
+        self.previous_qt_handler = qInstallMessageHandler(self._qt_message)
+        GuiExceptionHook.active = self
 
     def uninstall(self) -> None:
         if sys.excepthook is self:
             sys.excepthook = self.previous
+        if threading.excepthook == self._thread_hook:
+            threading.excepthook = self.previous_thread_hook
+        if GuiExceptionHook.active is self:
+            qInstallMessageHandler(self.previous_qt_handler)
+            GuiExceptionHook.active = None
+
+
+def report_error(summary: str, details: str) -> None:
+    """An unexpected error that a worker caught (e.g. a training that failed with a bug): written to
+    the app log, and shown in the window's error dialog when the window's hook is installed."""
+    hook = GuiExceptionHook.active
+    if hook is not None:
+        hook.report(summary, details)
+        return
+    try:
+        app_logger().error("%s\n%s", summary, details)
+    except OSError:
+        pass
 
 
 class MainWindow(QMainWindow):

@@ -34,8 +34,11 @@ class _Worker(QObject):
         self._pending: list[Event] = []
         self._last = 0.0
         self._lock = threading.Lock()
+        self._failed: Failed | None = None
 
     def _on_event(self, ev: Event) -> None:
+        if isinstance(ev, Failed):
+            self._failed = ev       # the trainer's own account (e.g. out of memory is a user error)
         with self._lock:
             self._pending.append(ev)
             now = time.perf_counter()
@@ -60,8 +63,8 @@ class _Worker(QObject):
         except BaseException as exc:  # the trainer already emitted Failed for errors inside fit
             self._flush()
             user = isinstance(exc, UserError)
-            result = Failed(str(exc) if user else f"{type(exc).__name__}: {exc}".splitlines()[0],
-                            "".join(traceback.format_exception(exc)), 0, None, user)
+            result = self._failed or Failed(str(exc) if user else f"{type(exc).__name__}: {exc}".splitlines()[0],
+                                            "".join(traceback.format_exception(exc)), 0, None, user)
         self._flush()
         self.done.emit(result)
 
@@ -111,6 +114,14 @@ class TrainingRunner(QObject):
             thread.deleteLater()
         self._thread = None
         self._worker = None
+        if isinstance(result, Failed) and not result.user_error:
+            # a bug, not a person's mistake: to the app log (run.log has it already) and the error dialog
+            from app.ui.main import report_error
+
+            where = f" (run folder: {result.run_dir})" if result.run_dir else ""
+            summary = result.message if result.message.startswith("Training failed") else \
+                f"Training failed: {result.message}"
+            report_error(summary + where, result.details)
         self.finished.emit(result)
 
     def pause(self) -> None:
