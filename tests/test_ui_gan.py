@@ -126,9 +126,15 @@ def test_train_briefly_then_generate_from_the_run(qtbot, tmp_path, weights):
     tab.device.setCurrentIndex(tab.device.findData("cpu"))
     busy = []
     state.busyChanged.connect(busy.append)
+    import time
+
+    t0 = time.perf_counter()
     qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
     assert tab.is_busy() and not tab.start_button.isEnabled()
     qtbot.waitUntil(lambda: tab.last_result is not None, timeout=60000)
+    elapsed = time.perf_counter() - t0
+    # the curves keep every point but redraw at most 20 times a second
+    assert 1 <= tab.curves.throttle.redraws <= 20 * elapsed + 2
     assert type(tab.last_result).__name__ == "Finished", getattr(tab.last_result, "message", "")
     assert busy[0] and busy[-1] == ""
     assert not tab.is_busy() and tab.start_button.isEnabled()

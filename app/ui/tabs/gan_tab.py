@@ -26,7 +26,7 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import QObject, QPoint, QRect, QSize, Qt, QUrl, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QGridLayout,
                                QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSizePolicy,
                                QSlider, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
@@ -386,7 +386,8 @@ class HistogramBars(pg.PlotWidget):
         self.fair.setValue(share)
         self.fair.show()
         ax = self.plot_item.getAxis("bottom")
-        ax.setTicks([[(i, (c[:7] + "…") if len(c) > 8 else c) for i, c in enumerate(classes)]])
+        width = 14 if len(classes) <= 5 else 6
+        ax.setTicks([[(i, c if len(c) <= width else c[:width - 1] + ".") for i, c in enumerate(classes)]])
         self.plot_item.setYRange(0, max(max(heights, default=0), 2 * share) * 1.1, padding=0)
 
 
@@ -463,6 +464,9 @@ class GanTab(QWidget):
         df = QFormLayout(data_box)
         self.data_choice = QComboBox()
         self.data_choice.setToolTip("The Data tab's data set, or one of the built-in sets.")
+        for combo_box in (self.data_choice,):
+            combo_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo_box.setMinimumContentsLength(12)
         self.data_choice.currentIndexChanged.connect(lambda _i: self._refresh_classes())
         self.class_choice = QComboBox()
         self.class_choice.setToolTip("Train on every image, or only on the images of one class.")
@@ -507,6 +511,14 @@ class GanTab(QWidget):
         self.smoothing.setSingleStep(0.05)
         self.smoothing.setToolTip("One-sided label smoothing: the discriminator aims at 1 - s for real images "
                                   "(e.g. 0.1), which keeps it from becoming over-confident.")
+        self.net_width = QSpinBox()
+        self.net_width.setRange(4, 256)
+        self.net_width.setSingleStep(8)
+        self.net_width.setValue(64 if torch.cuda.is_available() else 32)
+        self.net_width.setToolTip("DCGAN: the base number of channels of both networks (the paper uses 64; 32 trains "
+                              "about three times quicker on a CPU and is what the shipped generators use).")
+        self.model_choice.currentIndexChanged.connect(
+            lambda _i: self.net_width.setEnabled(self.model_choice.currentData() == "dcgan"))
         self.latent = QSpinBox()
         self.latent.setRange(2, 1024)
         self.latent.setValue(100)
@@ -520,10 +532,20 @@ class GanTab(QWidget):
         self.score_samples.setValue(10000)
         self.score_samples.setToolTip("Generated and real images compared for the score (10,000 is standard; fewer "
                                       "is quicker but less exact).")
-        self.use_score = QCheckBox("Score with the shipped classifier")
+        self.score_every.setSuffix(" epoch(s)")
+        self.score_samples.setSuffix(" samples")
+        self.use_score = QGroupBox("Score with the shipped classifier")
+        self.use_score.setCheckable(True)
         self.use_score.setChecked(True)
+        self.use_score.setToolTip("The Fréchet distance between generated and real test images, in the feature space "
+                                  "of VisionDesk's own classifier for this data set (like FID).")
+        score_form = QFormLayout(self.use_score)
+        score_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        score_form.addRow("Every:", self.score_every)
+        score_form.addRow("On:", self.score_samples)
         self.device = QComboBox()
-        for key, text in (("auto", "Automatic (GPU if there is one)"), ("cpu", "CPU"), ("cuda", "GPU (CUDA)")):
+        self.device.setToolTip("Automatic: the GPU when there is one, else the CPU.")
+        for key, text in (("auto", "Automatic"), ("cpu", "CPU"), ("cuda", "GPU (CUDA)")):
             self.device.addItem(text, key)
         form.addRow("Model:", self.model_choice)
         form.addRow("Epochs:", self.epochs)
@@ -531,13 +553,12 @@ class GanTab(QWidget):
         form.addRow("Learning rate:", self.lr)
         form.addRow("Adam beta1:", self.beta1)
         form.addRow("Label smoothing:", self.smoothing)
+        form.addRow("Network width:", self.net_width)
         form.addRow("Latent size:", self.latent)
-        form.addRow("Score every:", self.score_every)
-        form.addRow("Score samples:", self.score_samples)
-        form.addRow(self.use_score)
         form.addRow("Device:", self.device)
         self.settings_box = box
         lv.addWidget(box)
+        lv.addWidget(self.use_score)
 
         row = QHBoxLayout()
         self.start_button = _button("Start", "Train a GAN with these settings.", "primary")
@@ -686,10 +707,13 @@ class GanTab(QWidget):
             extra["class"] = int(self.class_choice.currentData())
         if not self.use_score.isChecked():
             extra["score"] = False
+        options: dict[str, Any] = {"latent_dim": self.latent.value()}
+        if self.model_choice.currentData() == "dcgan":
+            options.update(g_width=self.net_width.value(), d_width=self.net_width.value())
         cfg = gan_config(data, root, image_size=image_size, model=self.model_choice.currentData(),
                          epochs=self.epochs.value(), batch_size=self.batch_size.value(), lr=self.lr.value(),
                          label_smoothing=self.smoothing.value(), device=self.device.currentData(),
-                         model_options={"latent_dim": self.latent.value()}, extra=extra)
+                         model_options=options, extra=extra)
         from app.engine.config import TrainConfig
 
         return TrainConfig.from_dict(cfg.to_dict(), source="The GAN settings")
@@ -771,6 +795,7 @@ class GanTab(QWidget):
         self.stop_button.setEnabled(running)
         self.pause_button.setText("Pause")
         self.settings_box.setEnabled(not running)
+        self.use_score.setEnabled(not running)
         self.data_choice.setEnabled(not running)
         self.class_choice.setEnabled(not running)
 
