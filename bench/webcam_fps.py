@@ -13,7 +13,9 @@ unless --model), and the overlay drawing. Prints one JSON object:
   (per frame, the point set's mean translation and its scale (RMS radius) are taken out), in frame
   pixels and as a percentage of the outer-eye-corner distance (points 36 and 45), with smoothing on
   and off. Talking moves the lips and jaw for real, so even perfect points have some "jitter" here;
-  the comparison between the two settings is what matters.
+  the comparison between the two settings is what matters. ``centre_accel_px`` (the mean second
+  difference of the points' centre) shows the shaking of the whole point set that the first measure
+  removes.
 
     python bench/webcam_fps.py [--video PATH ...] [--model NAME_OR_CHECKPOINT] [--threads 2] [--passes 3]
 """
@@ -52,8 +54,12 @@ def jitter_of(track: list[np.ndarray | None]) -> dict:
         res_rel.append(d / max(iod, 1e-6))
     if not res_px:
         return {"px": None, "percent_iod": None, "pairs": 0}
+    # the shaking of the whole point set, which the measure above removes: the centre's mean second
+    # difference (a head moves smoothly, so this is mostly noise)
+    acc = [np.linalg.norm(c.mean(0) - 2 * b.mean(0) + a.mean(0))
+           for a, b, c in zip(track[:-2], track[1:-1], track[2:]) if a is not None and b is not None and c is not None]
     return {"px": round(float(np.mean(res_px)), 3), "percent_iod": round(100 * float(np.mean(res_rel)), 3),
-            "pairs": len(res_px)}
+            "pairs": len(res_px), "centre_accel_px": round(float(np.mean(acc)), 3) if acc else None}
 
 
 def lag_of(smooth: list, raw: list, top: float = 0.1) -> dict:

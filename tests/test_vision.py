@@ -16,7 +16,7 @@ from app.vision.overlay import draw_faces
 from app.vision.pipeline import KeypointPipeline
 from app.vision.sources import (CameraSource, FrameSource, ImageFolderSource, LatestFrameReader, SourceError,
                                 VideoFileSource, list_cameras, open_source)
-from app.vision.tracking import FaceTracker, OneEuroFilter
+from app.vision.tracking import FaceTracker, OneEuroFilter, PointSmoother
 
 
 # ---------------------------------------------------------------------------------------------- sources
@@ -258,27 +258,45 @@ def test_one_euro_smooths_a_noisy_still_signal_and_follows_a_fast_ramp():
     rng = np.random.default_rng(0)
     fps = 30.0
     t = np.arange(150) / fps
-    # units of the tracker: the face's half-size; noise of 2 % of it
-    noisy = 1.0 + rng.normal(0, 0.02, (150, 68, 2))
-    f = OneEuroFilter(**_tracker_params())
+    params = {"min_cutoff": 1.0, "beta": 1.5}
+    noisy = 1.0 + rng.normal(0, 0.02, (150, 68, 2))        # units of the face size: 2 % noise
+    f = OneEuroFilter(**params)
     out = np.stack([f(noisy[i], t[i]) for i in range(150)])
     assert out[30:].std(axis=0).mean() < 0.4 * noisy[30:].std(axis=0).mean()
 
-    # a head moving fast: 3 half-sizes per second
-    speed = 3.0
+    speed = 3.0                                              # a head moving 3 face sizes per second
     ramp = speed * t[:, None, None] + np.zeros((150, 68, 2))
-    f = OneEuroFilter(**_tracker_params())
+    f = OneEuroFilter(**params)
     out = np.stack([f(ramp[i], t[i]) for i in range(150)])
     lag = (ramp[60:] - out[60:]).mean()
-    plain = _low_pass(ramp[:, 0, 0], t, _tracker_params()["min_cutoff"])
-    plain_lag = (ramp[60:, 0, 0] - plain[60:]).mean()
-    assert lag < 0.35 * plain_lag                      # far less lag than a filter just as smooth when still
-    assert lag < 1.5 * speed / fps                     # under 1.5 frames of motion
+    plain_lag = (ramp[60:, 0, 0] - _low_pass(ramp[:, 0, 0], t, params["min_cutoff"])[60:]).mean()
+    assert lag < 0.35 * plain_lag                            # far less lag than a filter as smooth when still
+    assert lag < 1.5 * speed / fps                           # under 1.5 frames of motion
 
 
-def _tracker_params():
-    tr = FaceTracker()
-    return {"min_cutoff": tr.min_cutoff, "beta": tr.beta, "d_cutoff": tr.d_cutoff}
+def test_point_smoother_removes_shape_noise_and_keeps_up_with_a_moving_head():
+    rng = np.random.default_rng(1)
+    fps, n, size = 30.0, 120, 200.0
+    base = template68() * size
+    t = np.arange(n) / fps
+    tracker = FaceTracker()
+    # a still face with noisy points (1 % of the face size per point)
+    sm = PointSmoother(tracker.motion, tracker.shape)
+    noisy = [base + rng.normal(0, 2.0, base.shape) for _ in range(n)]
+    out = np.stack([sm(p, t[i], size) for i, p in enumerate(noisy)])
+    raw_jitter = np.abs(np.diff(np.stack(noisy)[30:], axis=0)).mean()
+    assert np.abs(np.diff(out[30:], axis=0)).mean() < 0.45 * raw_jitter
+    assert np.abs(out[30:].mean(0) - base).mean() < 0.5          # no bias
+    # the head moving fast (1.5 face sizes per second): the points stay on it
+    sm = PointSmoother(tracker.motion, tracker.shape)
+    speed = 1.5 * size / fps                                      # 10 px per frame
+    moving = [base + [speed * i, 0.0] for i in range(n)]
+    out = np.stack([sm(p, t[i], size) for i, p in enumerate(moving)])
+    lag = np.abs(np.stack(moving)[40:] - out[40:]).mean()
+    assert lag < 0.5 * speed                                      # under half a frame of motion behind
+    plain = OneEuroFilter(1.0, 1.5)
+    plain_out = np.stack([plain(p / size, t[i]) * size for i, p in enumerate(moving)])
+    assert lag < 0.5 * np.abs(np.stack(moving)[40:] - plain_out[40:]).mean()
 
 
 def _low_pass(x, t, cutoff):
