@@ -372,7 +372,13 @@ class TrainPanel(QGroupBox):
         lay = QVBoxLayout(self)
         lay.addWidget(self._body)
         self._body.setVisible(False)
-        self.toggled.connect(self._body.setVisible)
+        self.setFlat(True)                      # collapsed: just the check box, no empty frame
+        self.toggled.connect(self._expand)
+
+    @Slot(bool)
+    def _expand(self, on: bool) -> None:
+        self._body.setVisible(on)
+        self.setFlat(not on)
 
     def set_data(self, path: str | Path) -> None:
         self._data = str(path)
