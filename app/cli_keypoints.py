@@ -6,7 +6,7 @@
 
 Other modules add subcommands to the same ``keypoints`` group (the vision pipeline's ``video``):
 append a function ``add(keypoint_subparsers)`` to ``KEYPOINT_COMMANDS`` when your module is imported.
-The group imports ``app.vision.cli`` (if that module exists) before it builds the subcommands, so a
+The group imports ``app.cli_vision`` and ``app.vision.cli`` (those that exist) before it builds the subcommands, so a
 module there registers itself without any change here.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from app.cli import COMMAND_GROUPS, ProgressPrinter, _load_progress, _option
 KEYPOINT_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 #: modules imported before the group is built, so their subcommands can register
-EXTENSION_MODULES = ("app.vision.cli",)
+EXTENSION_MODULES = ("app.cli_vision", "app.vision.cli")
 
 
 def _keypoint_config(args: argparse.Namespace):
