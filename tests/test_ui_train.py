@@ -83,15 +83,20 @@ def test_click_path_start_pause_resume_stop_results_and_try_it(qtbot, state, tmp
     assert len(tab.curves.smoothed) == tab.curves.n_batches
     tab.curves.slider.setValue(0)
     assert np.allclose(tab.curves.smoothed.view, tab.curves.batch_loss.view)
-    xs, ys = tab.curves.smooth_curve.getData()
     tab.curves.throttle.flush()
-    xs, ys = tab.curves.smooth_curve.getData()
-    assert len(ys) == tab.curves.n_batches
+    assert len(tab.curves.smooth_curve.yData) == tab.curves.n_batches
+    assert np.allclose(tab.curves.smooth_curve.yData, tab.curves.batch_loss.view, equal_nan=True)
 
-    # results of the last epoch: confusion matrix, per-class accuracy, worst images
+    # results of the last epoch (drawn when the Results page is opened): confusion matrix,
+    # per-class accuracy, worst images
+    assert tab.gallery.count() == 0 and "open this page" in tab.results_title.text()
+    tab.views.setCurrentIndex(1)
     assert tab.confusion.matrix.shape == (4, 4) and tab.confusion.matrix.sum() == 64
+    texts = tab.confusion.cells.texts()
+    assert len(texts) == 16 and sum(int(t) for t in texts if t.isdigit()) == 64
     tab.confusion.normalise.setChecked(True)
     assert np.allclose(tab.confusion.displayed().sum(1), 1.0)
+    assert all(t.endswith("%") for t in tab.confusion.cells.texts() if t)
     assert len(tab.per_class.values) == 4
     assert tab.gallery.count() > 0 and "→" in tab.gallery.captions()[0]
 

@@ -36,12 +36,16 @@ from app.ui.widgets.curves import TrainingCurves
 from app.ui.widgets.gallery import ImageGallery
 from app.ui.widgets.images import to_hwc, to_pixmap
 from app.ui.widgets.probabilities import ProbabilityBars
+from app.ui.widgets.throttle import RedrawThrottle
 
 IMAGE_FILTER = "Pictures (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 OPTIMIZER_NAMES = {"sgd": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
-SCHEDULE_NAMES = {"none": "Constant", "step": "Step decay", "cosine": "Cosine decay",
-                  "onecycle": "One-cycle (warm up, then decay)"}
-DEVICE_NAMES = {"auto": "Automatic (GPU when there is one)", "cpu": "CPU", "cuda": "CUDA GPU"}
+SCHEDULE_NAMES = {"none": "Constant", "step": "Step decay", "cosine": "Cosine decay", "onecycle": "One-cycle"}
+SCHEDULE_TIPS = {"none": "The same learning rate all the time.",
+                 "step": "The learning rate drops to a tenth every few epochs.",
+                 "cosine": "The learning rate falls smoothly to zero by the last epoch.",
+                 "onecycle": "The learning rate warms up, then falls to almost zero: usually the fastest."}
+DEVICE_NAMES = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA GPU"}
 NO_CUDA_TIP = "No NVIDIA GPU with CUDA is usable on this computer, so training runs on the CPU."
 
 
@@ -243,8 +247,12 @@ class TrainTab(QWidget):
         self._clf_cache: tuple[tuple, Any] | None = None
         self._clf_lock = threading.Lock()
         self._form_model = ""
+        self._last_batch: BatchEnd | None = None
+        self._pending_results: tuple | None = None    # (details, dataset, title) not drawn yet
+        self._progress_throttle = RedrawThrottle(self._update_progress, 10.0, self)
 
         self._build_ui()
+        self.views.currentChanged.connect(self._on_view_changed)
         self.state.datasetChanged.connect(lambda _ds: self._update_summary())
         self.state.modelChanged.connect(self._on_model_changed)
         self.state.runOpened.connect(self.open_run)
@@ -255,8 +263,8 @@ class TrainTab(QWidget):
     # ================================================================== layout
     def _build_ui(self) -> None:
         left = QWidget()
-        left.setMinimumWidth(300)
-        left.setMaximumWidth(360)
+        left.setMinimumWidth(330)
+        left.setMaximumWidth(380)
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 4, 0)
 
@@ -299,18 +307,20 @@ class TrainTab(QWidget):
         self.schedule = QComboBox()
         for key, name in SCHEDULE_NAMES.items():
             self.schedule.addItem(name, key)
+            self.schedule.setItemData(self.schedule.count() - 1, SCHEDULE_TIPS[key], Qt.ItemDataRole.ToolTipRole)
         self.schedule.setToolTip("How the learning rate changes during training.")
-        self.augment = QCheckBox("Shift (and flip) training images")
+        self.augment = QCheckBox("shift and flip images")
         self.augment.setToolTip("Small random changes to the training images so the model generalises better.")
         self.device = QComboBox()
         for key, name in DEVICE_NAMES.items():
             self.device.addItem(name, key)
+        self.device.setItemData(0, "The GPU when there is one, else the CPU.", Qt.ItemDataRole.ToolTipRole)
         if not cuda_available():
             item = self.device.model().item(2)
             item.setEnabled(False)
             item.setToolTip(NO_CUDA_TIP)
             self.device.setToolTip(NO_CUDA_TIP)
-        self.amp = QCheckBox("Mixed precision (faster on GPUs)")
+        self.amp = QCheckBox("Mixed precision (GPU)")
         self.device.currentIndexChanged.connect(self._update_amp)
         self.optimizer.currentIndexChanged.connect(self._update_momentum)
         form.addRow("Epochs", self.epochs)
@@ -320,10 +330,11 @@ class TrainTab(QWidget):
         form.addRow("Momentum", self.momentum)
         form.addRow("Weight decay", self.weight_decay)
         form.addRow("Schedule", self.schedule)
-        form.addRow("Augmentation", self.augment)
+        form.addRow("Augment", self.augment)
         form.addRow("Device", self.device)
         form.addRow("", self.amp)
-        self.defaults_button = QPushButton("Use the model's suggested settings")
+        self.defaults_button = QPushButton("Model's suggested settings")
+        self.defaults_button.setToolTip("Put back the settings suggested for this model.")
         self.defaults_button.setFlat(True)
         self.defaults_button.setObjectName("linkButton")
         self.defaults_button.clicked.connect(self.apply_model_defaults)
@@ -400,12 +411,13 @@ class TrainTab(QWidget):
         bl.setContentsMargins(0, 4, 0, 0)
         bl.addWidget(QLabel("<b>Worst-predicted test images</b> — wrong ones first, the most confidently "
                             "wrong first (red: wrong, green: right)"))
-        self.gallery = ImageGallery(thumb=64)
+        self.gallery = ImageGallery(thumb=56)
         bl.addWidget(self.gallery, 1)
         split.addWidget(top)
         split.addWidget(bottom)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([400, 230])
         rl.addWidget(split, 1)
         self.views.addTab(results, "Results")
 
@@ -686,6 +698,7 @@ class TrainTab(QWidget):
         if not keep_curves:
             self.curves.clear()
             self._clear_results()
+        self.curves.set_planned_epochs(cfg.epochs)
         self._started_at = time.perf_counter()
         try:
             self.runner.start(build, resume_from=resume_from)
@@ -770,13 +783,19 @@ class TrainTab(QWidget):
                 self.first_point_seconds = time.perf_counter() - self._started_at
             self.curves.add_batches(xs, losses)
         if last_batch is not None:
-            b = last_batch
-            self.progress.setRange(0, max(1, self._epochs * b.batches))
-            self.progress.setValue((b.epoch - 1) * b.batches + b.batch)
-            self.progress.setFormat(f"Epoch {b.epoch} of {self._epochs} · batch {b.batch} of {b.batches}")
-            self.speed.setText(f"{b.images_per_sec:,.0f} images/s · about {hms(b.eta_seconds)} left")
+            self._last_batch = last_batch
+            self._progress_throttle.mark()
         if last_epoch is not None:
             self._show_epoch_results(last_epoch)
+
+    def _update_progress(self) -> None:
+        b = self._last_batch
+        if b is None or not self.runner.is_running():
+            return
+        self.progress.setRange(0, max(1, self._epochs * b.batches))
+        self.progress.setValue((b.epoch - 1) * b.batches + b.batch)
+        self.progress.setFormat(f"Epoch {b.epoch} of {self._epochs} · batch {b.batch} of {b.batches}")
+        self.speed.setText(f"{b.images_per_sec:,.0f} images/s · about {hms(b.eta_seconds)} left")
 
     def _show_epoch_results(self, ev: EpochEnd) -> None:
         acc = ev.metrics.get("test_acc")
@@ -784,9 +803,22 @@ class TrainTab(QWidget):
         title = f"After epoch {ev.epoch} of {ev.epochs}"
         if isinstance(acc, float):
             title += f": {100 * acc:.1f}% of the test images right{best}"
-        self._show_details(ev.details, self._run_data.get("dataset"), title)
+        self._pending_results = (ev.details, self._run_data.get("dataset"), title)
+        self.results_title.setText(title + ("" if self.views.currentIndex() == 1 else
+                                            " — open this page to see the details"))
+        if self.views.currentIndex() == 1:    # else drawn when the Results page is opened
+            self._draw_pending_results()
         if self.run_dir is not None and (self.run_dir / "best.pt").is_file():
             self._set_model_dir(self.run_dir)
+
+    def _on_view_changed(self, index: int) -> None:
+        if index == 1:
+            self._draw_pending_results()
+
+    def _draw_pending_results(self) -> None:
+        if self._pending_results is not None:
+            pending, self._pending_results = self._pending_results, None
+            self._show_details(*pending)
 
     def _show_details(self, details: dict, dataset, title: str) -> None:
         if not details or "confusion" not in details:
@@ -813,6 +845,7 @@ class TrainTab(QWidget):
             self.gallery.item(k).setForeground(QColor(29, 120, 40) if right else QColor(180, 30, 20))
 
     def _clear_results(self) -> None:
+        self._pending_results = None
         self.results_title.setText("Results appear here after the first epoch.")
         self.confusion.clear()
         self.per_class.clear()
@@ -821,6 +854,7 @@ class TrainTab(QWidget):
     @Slot(object)
     def _on_finished(self, result) -> None:
         self.curves.throttle.flush()
+        self._progress_throttle.flush()
         self._set_running_ui(False)
         self.state.set_busy("train", "")
         if isinstance(result, Failed) and self._failed_event is not None:
@@ -1060,6 +1094,8 @@ class TrainTab(QWidget):
             return
         epochs = read_metrics(run_dir)
         self.curves.set_history(read_metrics(run_dir, "batches.csv"), epochs)
+        self.curves.set_planned_epochs(max(cfg.epochs, len(epochs)))
+        self.curves.throttle.flush()
         self._clear_results()
         self.run_dir, self.run_config = run_dir, cfg
         self.progress.setRange(0, 1)

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from app.ui.widgets.throttle import RedrawThrottle
 
@@ -102,10 +102,14 @@ class TrainingCurves(QWidget):
             p.setClipToView(True)
             p.addLegend(offset=corner, labelTextColor=GREY_TEXT, brush=pg.mkBrush(255, 255, 255, 210))
 
-        self.raw_curve = self.loss_plot.plot(pen=pg.mkPen((*BLUE, 70), width=1), name="training loss (each batch)",
-                                             connect="finite")
-        self.smooth_curve = self.loss_plot.plot(pen=pg.mkPen(BLUE, width=2.5), name="training loss (smoothed)",
+        # the raw curve may hold 100,000s of points: a thin aliased line, peak-downsampled to about
+        # two points per pixel column, is what keeps its redraw cheap
+        self.raw_curve = self.loss_plot.plot(pen=pg.mkPen((*BLUE, 80), width=1), name="training loss (each batch)",
+                                             connect="finite", antialias=False)
+        self.smooth_curve = self.loss_plot.plot(pen=pg.mkPen(BLUE, width=2.2), name="training loss (smoothed)",
                                                 connect="finite")
+        for c in (self.raw_curve, self.smooth_curve):
+            c.opts["autoDownsampleFactor"] = 1.0
         self.test_loss_curve = self.loss_plot.plot(pen=pg.mkPen(ORANGE, width=2), symbol="o", symbolSize=7,
                                                    symbolBrush=ORANGE, symbolPen=None, name="test loss (each epoch)")
         self.train_acc_curve = self.acc_plot.plot(pen=pg.mkPen(BLUE, width=2), symbol="o", symbolSize=7,
@@ -113,6 +117,16 @@ class TrainingCurves(QWidget):
         self.test_acc_curve = self.acc_plot.plot(pen=pg.mkPen(ORANGE, width=2), symbol="s", symbolSize=7,
                                                  symbolBrush=ORANGE, symbolPen=None, name="test")
         self.acc_plot.setYRange(0, 100, padding=0.02)
+        # Axes, legends and titles change rarely: keep each as a cached pixmap, so a redraw mostly
+        # repaints the curves. The ranges are managed here (x: the planned epochs, y: the loss with
+        # some head room) rather than auto-ranged on every new point, which would redo the axes.
+        for p in (self.loss_plot, self.acc_plot):
+            for name in ("left", "bottom"):
+                p.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            p.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            p.titleLabel.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.planned_epochs = 0
+        self._loss_top = 0.0
         self._hints: list[pg.TextItem] = []
         self._add_hints()
 
@@ -140,6 +154,8 @@ class TrainingCurves(QWidget):
         lay.addLayout(controls)
 
         self.throttle = RedrawThrottle(self._redraw, max_rate, self)
+        self._epochs_dirty = False
+        self._stale = False
 
     # ------------------------------------------------------------------ data in
     def clear(self) -> None:
@@ -147,8 +163,20 @@ class TrainingCurves(QWidget):
                   self.test_loss):
             a.clear()
         self._biased, self._n_finite = 0.0, 0
+        self._epochs_dirty = True
+        self._loss_top = 0.0
+        self.loss_plot.enableAutoRange(x=True, y=True)
+        self.acc_plot.enableAutoRange(x=True)
+        self.planned_epochs = 0
         self._add_hints()
         self._redraw()
+
+    def set_planned_epochs(self, epochs: int) -> None:
+        """Fix the x axes to 0..epochs (the whole run), so they are not redone for every new point."""
+        self.planned_epochs = int(epochs)
+        if epochs > 0:
+            for p in (self.loss_plot, self.acc_plot):
+                p.setXRange(0, epochs, padding=0.04)
 
     def add_batches(self, xs, losses) -> None:
         """Per-batch training losses at x = fractional epoch (epoch - 1 + batch / batches)."""
@@ -174,6 +202,7 @@ class TrainingCurves(QWidget):
         self.train_acc.append(100.0 * _num(metrics.get("train_acc")))
         self.test_acc.append(100.0 * _num(metrics.get("test_acc")))
         self.test_loss.append(_num(metrics.get("test_loss")))
+        self._epochs_dirty = True
         self.throttle.mark()
 
     def set_history(self, batch_rows: list[dict], epoch_rows: list[dict]) -> None:
@@ -223,14 +252,48 @@ class TrainingCurves(QWidget):
         self._hints = []
 
     def _redraw(self) -> None:
+        if not self.isVisible():          # nothing to paint: catch up when shown again
+            self._stale = True
+            return
+        self._stale = False
         if self._hints and (len(self.batch_loss) or len(self.epoch_x)):
             self._remove_hints()
         self.raw_curve.setData(self.batch_x.view, self.batch_loss.view)
         self.smooth_curve.setData(self.batch_x.view, self.smoothed.view)
         ex = self.epoch_x.view
         self.test_loss_curve.setData(ex, self.test_loss.view)
-        self.train_acc_curve.setData(ex, self.train_acc.view)
-        self.test_acc_curve.setData(ex, self.test_acc.view)
+        self._update_ranges()
+        # paint now, so the throttle sees the whole cost of a redraw
+        self.loss_view.viewport().repaint()
+        if self._epochs_dirty:
+            self._epochs_dirty = False
+            self.train_acc_curve.setData(ex, self.train_acc.view)
+            self.test_acc_curve.setData(ex, self.test_acc.view)
+            self.acc_view.viewport().repaint()
+
+    def _update_ranges(self) -> None:
+        if self.planned_epochs:
+            last = max(self.batch_x.view[-1] if len(self.batch_x) else 0.0,
+                       self.epoch_x.view[-1] if len(self.epoch_x) else 0.0)
+            if last > self.planned_epochs:        # a continued run goes past the plan
+                self.set_planned_epochs(int(math.ceil(last)))
+        else:
+            return
+        # loss: from 0 to a little above the highest smoothed / test loss; raw spikes above it are
+        # cut. Changed only when the curves leave the range or use less than half of it.
+        highs = [np.nanmax(a.view) for a in (self.smoothed, self.test_loss) if len(a) and np.isfinite(a.view).any()]
+        if not highs:
+            return
+        high = max(highs)
+        if high > self._loss_top or high < 0.5 * self._loss_top:
+            self._loss_top = 1.3 * high
+            self.loss_plot.setYRange(0, self._loss_top, padding=0)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._epochs_dirty = True
+            self.throttle.mark()
 
     def _on_slider(self, value: int, redraw: bool = True) -> None:
         self._weight = value / 100.0

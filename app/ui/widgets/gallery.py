@@ -16,7 +16,7 @@ class ImageGallery(QListWidget):
         self.thumb = thumb
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setIconSize(QSize(thumb, thumb))
-        self.setGridSize(QSize(thumb + 58, thumb + 52))
+        self.setGridSize(QSize(thumb + 74, thumb + 44))
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setWordWrap(True)

@@ -12,15 +12,23 @@ class RedrawThrottle(QObject):
 
     ``mark()`` is cheap (a flag and, when needed, starting a single-shot timer), so it can be called
     for every incoming data point. The timer does not run while nothing changes.
+
+    The pause between redraws also adapts to what a redraw costs: at most ``budget`` of the GUI
+    thread's time goes to redrawing (a redraw that takes 10 ms with ``budget=0.1`` waits at least
+    100 ms before the next), so a slow machine or a huge plot never starves the event loop.
     """
 
-    def __init__(self, redraw: Callable[[], None], max_rate: float = 20.0, parent: QObject | None = None):
+    def __init__(self, redraw: Callable[[], None], max_rate: float = 20.0, parent: QObject | None = None,
+                 budget: float = 0.1):
         super().__init__(parent)
         self._redraw = redraw
-        self._interval = 1.0 / max_rate
+        self._min_interval = 1.0 / max_rate
+        self._interval = self._min_interval
+        self._budget = budget
         self._dirty = False
         self._last = 0.0
         self.redraws = 0                    # how many redraws ran (for tests and benchmarks)
+        self.last_cost = 0.0                # seconds the last redraw took
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._fire)
@@ -45,6 +53,9 @@ class RedrawThrottle(QObject):
         if not self._dirty:
             return
         self._dirty = False
-        self._last = time.perf_counter()
+        start = time.perf_counter()
         self.redraws += 1
         self._redraw()
+        self._last = time.perf_counter()
+        self.last_cost = self._last - start
+        self._interval = max(self._min_interval, self.last_cost / self._budget)
