@@ -81,7 +81,6 @@ def main(argv=None) -> int:
     import pyqtgraph as pg
 
     from app.engine.build import make_trainer
-    from app.engine.config import TrainConfig
     from app.engine.devices import describe_device
     from app.ui.main import MainWindow, load_style
 
