@@ -268,3 +268,37 @@ def test_missing_or_busy_camera_gives_a_message_and_a_video_file_still_works(qtb
         tab.stop()
     finally:
         tab.shutdown()
+
+
+# ---------------------------------------------------------------------------------------------- start right after stop
+def test_a_new_training_cannot_start_while_the_last_result_is_on_its_way(qtbot):
+    """Found by the soak test: the thread ends a moment before its result reaches the GUI thread. A
+    training started in that moment (Ctrl+R) was then cleaned up by the stale result: the GUI blocked
+    in wait() and Qt aborted the process ('QThread: Destroyed while thread is still running')."""
+    from app.engine.build import make_trainer
+    from app.engine.config import TrainConfig
+    from app.errors import UserError
+    from app.ui.worker import TrainingRunner
+
+    ds = tiny_dataset()
+    cfg = TrainConfig(data="tiny", model="softmax", epochs=500, batch_size=16, schedule="none", device="cpu",
+                      augment=False)
+    runner = TrainingRunner()
+    results = []
+    runner.finished.connect(results.append)
+
+    def build(callbacks, control):
+        return make_trainer(cfg, dataset=ds, callbacks=callbacks, control=control, write_run=False)
+
+    runner.start(build)
+    time.sleep(0.3)
+    runner.stop()
+    assert runner._thread.wait(30000)          # the thread has ended; its result is not delivered yet
+    assert runner.is_running() and results == []
+    with pytest.raises(UserError, match="already running"):
+        runner.start(build)
+    qtbot.waitUntil(lambda: not runner.is_running(), timeout=5000)
+    assert len(results) == 1 and results[0].reason == "stopped"
+    runner.start(build)                       # now it starts, and shutdown delivers its result at once
+    assert runner.shutdown(30000) and not runner.is_running()
+    assert len(results) == 2

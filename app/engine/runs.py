@@ -68,8 +68,9 @@ class RunFolder:
         self.rows: list[dict] = read_metrics(self.path)
         self._batch_rows: list[dict] = []
         self._batch_header: list[str] | None = None
-        self.logger = logging.getLogger(f"visiondesk.run.{id(self)}")
-        self.logger.setLevel(logging.INFO)
+        # a logger of its own that is not registered with logging.getLogger: registered loggers live
+        # for the whole process, so every run would leave one behind in a long GUI session
+        self.logger = logging.Logger(f"visiondesk.run.{self.path.name}", logging.INFO)
         self.logger.propagate = False
         self._handler = logging.FileHandler(self.path / "run.log", encoding="utf-8")
         self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))

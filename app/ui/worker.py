@@ -12,7 +12,7 @@ import time
 import traceback
 from typing import Callable
 
-from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Qt, Signal, Slot
 
 from app.engine.events import BatchEnd, Event, Failed, Finished
 from app.engine.trainer import Control, Trainer
@@ -83,7 +83,10 @@ class TrainingRunner(QObject):
         self._max_rate = max_rate
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        """True from ``start`` until the result has been delivered (``finished``). The thread itself ends a
+        moment earlier: a training started in between would be the one the pending result then
+        cleaned up (Qt aborts the process when a running QThread is destroyed)."""
+        return self._thread is not None
 
     def start(self, build: BuildFn, resume_from=None) -> None:
         """``build(callbacks, control)`` makes the Trainer; it runs in the worker thread, so it may
@@ -141,10 +144,15 @@ class TrainingRunner(QObject):
         return bool(self.control and self.control.paused)
 
     def wait(self, msecs: int = 30000) -> bool:
-        """Block until the thread ends (used when the window closes)."""
-        if self._thread is None:
+        """Block until the thread ends and its result is delivered (used when the window closes)."""
+        thread = self._thread
+        if thread is None:
             return True
-        return self._thread.wait(msecs)
+        if not thread.wait(msecs):
+            return False
+        # the worker posted its result to this object as it finished: deliver it now, not later
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+        return self._thread is None
 
     def shutdown(self, msecs: int = 30000) -> bool:
         self.stop()
