@@ -5,7 +5,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# the test models are tiny: one intra-op thread avoids contention with Qt and worker threads
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -230,3 +230,9 @@ def test_make_trainer_from_config_writes_reloadable_config(tmp_path):
     assert started.device.startswith("CPU")
     runs = list_runs(tmp_path)
     assert len(runs) == 1 and runs[0].model == "softmax" and runs[0].has_best
+
+
+def test_onecycle_on_a_run_of_very_few_steps():
+    ds = tiny_dataset(n_train=64, n_test=16)
+    fin = Trainer(_task(ds, epochs=1, schedule="onecycle", batch_size=64, model="softmax"), epochs=1, device="cpu").fit()
+    assert fin.reason == "completed"

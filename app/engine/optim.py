@@ -36,6 +36,8 @@ def build_scheduler(optimizer: torch.optim.Optimizer, name: str, *, epochs: int,
     if name == "step":
         every = max(1, step_size * steps_per_epoch)
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: gamma ** (s // every))
+    if name == "onecycle" and total < 8:
+        name = "cosine"  # too few steps for a warm-up phase (OneCycleLR divides by the phase length)
     if name == "cosine":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     if name == "onecycle":
