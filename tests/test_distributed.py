@@ -64,3 +64,30 @@ def test_two_processes_match_one_and_resume(tmp_path):
 
     clf = load_classifier(tmp_path / "two")
     assert clf.input_shape == (1, 28, 28)
+
+
+@pytest.mark.slow
+def test_gan_and_keypoint_tasks_run_data_parallel(tmp_path):
+    import numpy as np
+
+    root = tmp_path / "mnist"
+    write_mnist_root(root, n_train=64, n_test=32)
+    gan = _run(["gan", "train", "--data", "mnist", "--data-root", str(root), "--epochs", "1", "--batch-size", "16",
+                "--option", "g_width=8", "--option", "d_width=8", "--option", "latent_dim=16", "--no-score",
+                "--device", "cpu", "--quiet", "--out", str(tmp_path / "gan")], 2, tmp_path)
+    assert gan.returncode == 0, gan.stderr[-3000:]
+    assert (tmp_path / "gan" / "samples" / "epoch_001.png").is_file()
+    assert len(read_metrics(tmp_path / "gan")) == 1
+
+    kp = tmp_path / "kp"
+    kp.mkdir()
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 32), ("test", 8)):
+        pts = (rng.normal(0, 2, (n, 68, 2)) + 16).astype(np.float32)
+        np.savez(kp / f"{split}.npz", images=rng.integers(0, 255, (n, 32, 32), dtype=np.uint8), keypoints=pts)
+    res = _run(["keypoints", "train", "--data", str(kp), "--model", "kp-cnn4", "--epochs", "1", "--batch-size", "8",
+                "--size", "32", "--device", "cpu", "--out", str(tmp_path / "kprun")], 2, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = read_metrics(tmp_path / "kprun")
+    assert len(rows) == 1 and rows[0]["test_nme"] > 0
+    assert load_checkpoint(tmp_path / "kprun" / "best.pt")["model"]

@@ -184,6 +184,7 @@ class KeypointTask(Task):
         self.net = build_model(self.model_name, 1, (self.size, self.size), 2 * ds.num_points, **self.model_options)
         self.imagenet_init = bool(getattr(self.net, "imagenet_init", False))
         self.model = trainer.wrap_model(self.net)
+        self._dist = trainer.dist
         dev = trainer.device
         self.device = dev
         self.train_images = ds.train.images.to(dev)
@@ -214,12 +215,16 @@ class KeypointTask(Task):
         n = len(self.dataset.train)
         order = torch.randperm(n, generator=generator)
         bs = min(self.batch_size, n)
+        rank, world = self._dist.rank, self._dist.world_size
         for b in range(self.n_batches):
             idx = order[b * bs:(b + 1) * bs].to(self.device)
             x = self.train_images[idx].float() / 255
             p = self.train_points[idx]
             if self.augment is not None:
                 x, p = self.augment(x, p, self.perm, generator)
+            if world > 1:  # data-parallel: every rank draws the same global batch and keeps its slice
+                per = len(x) // world
+                x, p = x[rank * per:(rank + 1) * per], p[rank * per:(rank + 1) * per]
             yield self.normalise(x), p
 
     def train_step(self, batch, trainer) -> dict[str, torch.Tensor]:
