@@ -184,7 +184,11 @@ class GuiExceptionHook:
             app_logger().error("%s\n%s", summary, details)
         except OSError:
             pass
-        sys.stderr.write(details if details.endswith("\n") else details + "\n")
+        if sys.stderr is not None:          # None in a windowed app without a console
+            try:
+                sys.stderr.write(details if details.endswith("\n") else details + "\n")
+            except (OSError, ValueError):
+                pass
         if threading.current_thread() is threading.main_thread():
             self.show(summary, details)
         else:
