@@ -1269,7 +1269,7 @@ class GanTab(QWidget):
             out = []
             for dd, i in zip(dist.tolist(), order.tolist()):
                 label = ds.classes[int(ds.train.labels[i])] if len(ds.classes) else ""
-                out.append((ds.train.images[i].numpy(), f"#{i} {label}\ndistance {dd:.1f}"))
+                out.append((ds.train.images[i].numpy(), f"{label}\n#{i} · {dd:.1f}"))
             # how far apart typical training images are, to read the distances
             g = torch.Generator().manual_seed(0)
             probe = feats[torch.randint(len(feats), (min(200, len(feats)),), generator=g)]
@@ -1295,15 +1295,21 @@ class GanTab(QWidget):
                 pic.setAlignment(Qt.AlignmentFlag.AlignCenter)
                 cap = QLabel(caption)
                 cap.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                cap.setWordWrap(True)
                 cap.setObjectName("hint")
+                label, rest = caption.split("\n", 1)
+                w_tip = f"Training image {rest.split(' ·')[0]} ({label}), distance {rest.split('· ')[-1]}"
+                pic.setToolTip(w_tip)
+                cap.setToolTip(w_tip)
                 w = QWidget()
                 cell.addWidget(pic)
                 cell.addWidget(cap)
                 cell.setContentsMargins(0, 0, 0, 0)
                 w.setLayout(cell)
                 self.nearest_grid.addWidget(w, j // 3, j % 3)
-            self.nearest_info.setText(f"Searched {where}. A real image's nearest neighbour is typically {typical:.1f} "
-                                      f"away; a much smaller distance would mean the GAN copies a training image.")
+            self.nearest_info.setText(f"Training image number · distance. Searched {where}. A real image's nearest "
+                                      f"neighbour is typically {typical:.1f} away; a much smaller distance would mean "
+                                      f"the GAN copies a training image.")
 
         self.jobs.run(job, done)
 
