@@ -186,7 +186,8 @@ def test_train_your_own_panel_trains_and_offers_the_result(qtbot, tab, tmp_path)
     np.savez(tmp_path / "faces.npz", images=images, keypoints=pts)
 
     panel = tab.train_panel
-    panel.setChecked(True)
+    panel.expand(True)
+    assert panel._body.isVisibleTo(tab)
     panel.set_data(tmp_path / "faces.npz")
     panel.model_combo.setCurrentIndex(panel.model_combo.findData("kp-cnn4"))
     panel.epochs_spin.setValue(1)

@@ -304,7 +304,7 @@ class FrameView(QWidget):
 
 
 # ---------------------------------------------------------------------------------------------- train your own
-class TrainPanel(QGroupBox):
+class TrainPanel(QWidget):
     """A small "train your own" panel: a keypoint folder/file, a model, epochs -> a run; the sample grid of
     each epoch is shown, and the finished run's best.pt joins the model picker.
 
@@ -315,12 +315,17 @@ class TrainPanel(QGroupBox):
     trained = Signal(str, str)        # best.pt path, label
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
-        super().__init__("Train your own", parent)
+        super().__init__(parent)
         from app.ui.worker import TrainingRunner
 
         self.state = state
-        self.setCheckable(True)
-        self.setChecked(False)
+        self.header = QToolButton()
+        self.header.setText("Train your own model")
+        self.header.setCheckable(True)
+        self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.header.setArrowType(Qt.ArrowType.RightArrow)
+        self.header.setAutoRaise(True)
+        self.header.toggled.connect(self.expand)
         self.runner = TrainingRunner(self)
         self.runner.events.connect(self._on_events)
         self.runner.finished.connect(self._on_finished)
@@ -356,9 +361,8 @@ class TrainPanel(QGroupBox):
         self._data: str | None = str(state.settings.value("keypoints/train_data", "") or "") or None
         if self._data:
             self.data_label.setText(Path(self._data).name)
-        self._body = QWidget()
+        self._body = QGroupBox()
         form = QFormLayout(self._body)
-        form.setContentsMargins(0, 0, 0, 0)
         drow = QHBoxLayout()
         drow.addWidget(self.data_label, 1)
         drow.addWidget(self.data_button)
@@ -370,15 +374,19 @@ class TrainPanel(QGroupBox):
         form.addRow(self.progress_label)
         form.addRow(self.samples_label)
         lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.header)
         lay.addWidget(self._body)
         self._body.setVisible(False)
-        self.setFlat(True)                      # collapsed: just the check box, no empty frame
-        self.toggled.connect(self._expand)
 
     @Slot(bool)
-    def _expand(self, on: bool) -> None:
+    def expand(self, on: bool = True) -> None:
+        """Show (or fold away) the training controls."""
+        if self.header.isChecked() != on:
+            self.header.setChecked(on)       # comes back here through toggled
+            return
         self._body.setVisible(on)
-        self.setFlat(not on)
+        self.header.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
 
     def set_data(self, path: str | Path) -> None:
         self._data = str(path)
