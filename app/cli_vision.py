@@ -15,8 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from app.cli import COMMAND_GROUPS
 
 STAGES = ("capture", "detect", "model", "draw")

@@ -487,3 +487,9 @@ def test_video_command_registers_with_or_without_the_keypoints_group():
     kp = build_parser()._subparsers._group_actions[0].choices["keypoints"]
     names = list(cv._subparsers_of(kp).choices)
     assert names.count("video") == 1 and "train" in names
+
+
+def test_live_torch_threads_leave_a_core_free_on_small_machines():
+    from app.vision.pipeline import live_torch_threads
+
+    assert [live_torch_threads(n) for n in (1, 2, 4, 16)] == [1, 1, 2, 2]

@@ -172,6 +172,20 @@ class KeypointPipeline:
         return shown
 
 
+def live_torch_threads(cpu_count: int | None = None) -> int:
+    """Torch CPU threads for the live view: half the cores, 1 or 2.
+
+    A keypoint model on one small crop is too little work to share well: on 2 cores, where the frame
+    reader and the window need a core too, 2 torch threads made the model 10-100x slower whenever
+    another thread held a core (measured with bench/webcam_fps.py: kp-resnet18 median 544 ms with 2
+    threads under load vs. steady milliseconds with 1), and 1 thread never did.
+    """
+    import os
+
+    n = cpu_count if cpu_count is not None else (os.cpu_count() or 2)
+    return max(1, min(2, n // 2))
+
+
 def load_pipeline(model: str = "default", device: str = "cpu", **options) -> KeypointPipeline:
     """A pipeline around a shipped keypoint model (by name, "default" = the best one) or a checkpoint."""
     from app.vision import resolve_model

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 
 from app.errors import UserError
 from app.ui.state import AppState
-from app.vision import (FaceDetector, KeypointPipeline, LatestFrameReader, SourceError, keypoint_model_choices,
-                        list_cameras)
+from app.vision import FaceDetector, KeypointPipeline, LatestFrameReader, keypoint_model_choices, list_cameras
+from app.vision.pipeline import live_torch_threads
 from app.vision.sources import CameraSource, FrameSource, ImageFolderSource, VideoFileSource
 
 BUSY_KEY = "keypoints"
@@ -121,9 +121,10 @@ class LiveWorker(QThread):
     status = Signal(str, str)          # state ("loading", "running", "ended", "error", "stopped"), message
 
     def __init__(self, source: FrameSource, model_key: str, device: str, smoothing: bool, mirror: bool,
-                 lines: bool, parent: QObject | None = None):
+                 lines: bool, parent: QObject | None = None, threads: int | None = None):
         super().__init__(parent)
         self.setObjectName("visiondesk-keypoints")
+        self.threads = threads or live_torch_threads()
         self.source = source
         self.model_key = model_key
         self.device = device
@@ -202,6 +203,16 @@ class LiveWorker(QThread):
             self._recorder = _Recorder(Path(req[1]), fps)
 
     def _run(self) -> None:
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)     # this thread's model runs; restored when the view stops
+        try:
+            self._live()
+        finally:
+            torch.set_num_threads(previous)
+
+    def _live(self) -> None:
         self.status.emit("loading", f"Loading the model {Path(self.model_key).name if '/' in self.model_key else self.model_key}…")
         predictor = _load_predictor(self.model_key, self.device)
         if self._stop.is_set():
@@ -566,11 +577,11 @@ class KeypointsTab(QWidget):
         self.device_combo = QComboBox()
         self.device_combo.addItem("Automatic", "auto")
         self.device_combo.addItem("CPU", "cpu")
-        from app.engine.devices import cuda_available, describe_device, pick_device
+        from app.engine.devices import cuda_available, pick_device
 
         if cuda_available():
             self.device_combo.addItem("GPU (CUDA)", "cuda")
-        self.device_label = QLabel(describe_device(pick_device("auto")))
+        self.device_label = QLabel(self._device_text(pick_device("auto")))
         self.device_combo.currentIndexChanged.connect(self._on_device_changed)
         model_box = QGroupBox("Model")
         ml = QFormLayout(model_box)
@@ -791,14 +802,23 @@ class KeypointsTab(QWidget):
             self.stop()
             self.start()
 
+    @staticmethod
+    def _device_text(device) -> str:
+        from app.engine.devices import describe_device
+
+        if device.type == "cpu":
+            n = live_torch_threads()
+            return f"CPU ({n} thread{'s' if n > 1 else ''} for the live view)"
+        return describe_device(device)
+
     @Slot(int)
     def _on_device_changed(self, index: int) -> None:
-        from app.engine.devices import describe_device, pick_device
+        from app.engine.devices import pick_device
 
         dev = self.device_combo.currentData()
         self._save("device", dev)
         try:
-            self.device_label.setText(describe_device(pick_device(dev)))
+            self.device_label.setText(self._device_text(pick_device(dev)))
         except UserError as exc:
             self.device_label.setText(str(exc))
         if self.is_running():
