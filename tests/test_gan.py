@@ -12,6 +12,7 @@ import torch
 from app.engine.build import make_trainer
 from app.engine.checkpoint import FORMAT, save_checkpoint
 from app.engine.events import Samples
+from app.engine.trainer import Trainer
 from app.engine.fid import GanScorer, feature_stats, frechet_distance, frechet_from_stats
 from app.engine.gan import (GanTask, gan_config, interpolate_latents, load_generator, make_grid, make_strip,
                             sample_latents)
@@ -114,9 +115,7 @@ def test_one_class_and_label_smoothing(tmp_path):
     ds = tiny_dataset(64, 32, classes=4, size=28)
     task = GanTask(ds, "dcgan", model_options=SMALL, batch_size=8, class_index="class2", label_smoothing=0.1,
                    score=False)
-    trainer = make_trainer(gan_config("tiny", epochs=1, batch_size=8), dataset=ds, write_run=False)
-    trainer.task = task
-    trainer.fit()
+    Trainer(task, epochs=1, device="cpu").fit()
     assert task.class_index == 2 and task.real_target == pytest.approx(0.9)
     assert task.loader.num_samples == int((ds.train.labels == 2).sum())
     assert task.meta()["class_name"] == "class2"
