@@ -18,6 +18,9 @@ unless --model), and the overlay drawing. Prints one JSON object:
   difference of the points' centre) shows the shaking of the whole point set that the first measure
   removes.
 
+Unless --no-live-threads, the same passes run again with the torch thread count the Keypoints tab uses
+(``live_torch_threads()``: 1 on a 2-core machine) and are reported under ``with_live_view_threads``.
+
     python bench/webcam_fps.py [--video PATH ...] [--model NAME_OR_CHECKPOINT] [--threads 2] [--passes 3]
 """
 from __future__ import annotations
@@ -131,6 +134,8 @@ def main(argv=None) -> int:
     ap.add_argument("--redetect-every", type=int, default=10)
     ap.add_argument("--passes", type=int, default=3, help="timed passes per setting; the median pass is reported")
     ap.add_argument("--no-lines", action="store_true", help="draw points only")
+    ap.add_argument("--no-live-threads", action="store_true",
+                    help="skip the extra passes with the live view's torch thread count")
     args = ap.parse_args(argv)
 
     import cv2
@@ -187,6 +192,21 @@ def main(argv=None) -> int:
         entry["smoothing_lag"] = lag_of(tracks[True], tracks[False])
         out["videos"].append(entry)
     out["bare_model_ms_median"] = round(bare_model_ms(predictor), 2)
+    from app.vision.pipeline import live_torch_threads
+
+    live = live_torch_threads()
+    if not args.no_live_threads and live != torch.get_num_threads():
+        # the Keypoints tab runs the model with live_torch_threads(): the same passes with that setting
+        asked = torch.get_num_threads()
+        torch.set_num_threads(live)
+        runs = [run_pass(path, predictor, s, args.redetect_every, not args.no_lines)
+                for path in videos for s in (True, False) for _ in range(max(1, args.passes))]
+        torch.set_num_threads(asked)
+        out["with_live_view_threads"] = {
+            "torch_threads": live, "fps": round(float(np.median([r["fps"] for r in runs])), 1),
+            "fps_all_passes": sorted(round(r["fps"], 1) for r in runs),
+            "added_latency_ms": round(float(np.median([r["added_mean"] for r in runs])), 2),
+            "added_latency_p95_ms": round(float(np.median([r["added_p95"] for r in runs])), 2)}
     out["model_stage_ms_median"] = round(float(np.median(model_ms)), 2)
     out["fps"] = round(statistics.mean(all_fps), 1)
     out["added_latency_ms"] = round(statistics.mean(all_added), 2)
