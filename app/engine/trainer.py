@@ -125,6 +125,7 @@ class Trainer:
         self.best: dict[str, float] = {}
         self.history: list[dict[str, float]] = []
         self._setup_done = False
+        self._metric_keys: list[str] = []
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
 
@@ -300,12 +301,13 @@ class Trainer:
         self.emit(EpochStart(epoch, self.epochs))
         task.train()
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        pending: list[tuple[int, dict[str, torch.Tensor], int]] = []
-        sums: dict[str, torch.Tensor] = {}
+        # step metrics stay on the device: one stacked vector per step, one running sum per epoch
+        pending: list[tuple[int, torch.Tensor, int]] = []
+        self._metric_keys: list[str] = []
+        total: torch.Tensor | None = None
         count = 0
         t_epoch = time.perf_counter()
         t_flush = t_epoch
-        images = 0
         epoch_images = 0
         batch_idx = 0
         for batch_idx, batch in enumerate(task.train_batches(epoch, g), start=1):
@@ -322,13 +324,13 @@ class Trainer:
             bs = task.batch_size_of(batch)
             metrics = task.train_step(batch, self)
             self.step += 1
-            for k, v in metrics.items():
-                v = v.detach().float()
-                sums[k] = sums[k] + v * bs if k in sums else v * bs
+            if not self._metric_keys:
+                self._metric_keys = list(metrics)
+            vec = torch.stack([metrics[k].detach() for k in self._metric_keys]).float()
+            total = vec * bs if total is None else total.add_(vec, alpha=bs)
             count += bs
             epoch_images += bs
-            images += bs
-            pending.append((batch_idx, metrics, self.step))
+            pending.append((batch_idx, vec, self.step))
             now = time.perf_counter()
             if now - t_flush >= self.flush_seconds:
                 self._flush(pending, epoch, nb, t_epoch, epoch_images, skip_batches)
@@ -339,11 +341,9 @@ class Trainer:
             return batch_idx
         train_time = time.perf_counter() - t_epoch
         train_metrics = {}
-        if count:
-            keys = list(sums)
-            vals = (torch.stack([sums[k] for k in keys]) / count)
-            vals = self.dist.all_reduce_mean(vals).tolist()
-            train_metrics = {f"train_{k}": float(v) for k, v in zip(keys, vals)}
+        if count and total is not None:
+            vals = self.dist.all_reduce_mean(total / count).tolist()
+            train_metrics = {f"train_{k}": float(v) for k, v in zip(self._metric_keys, vals)}
         self.emit(EvalStart(epoch))
         task.eval()
         with torch.no_grad(), self.autocast():
@@ -386,9 +386,9 @@ class Trainer:
     def _flush(self, pending, epoch, nb, t_epoch, epoch_images, skip) -> None:
         if not pending:
             return
-        keys = list(pending[0][1])
+        keys = self._metric_keys
         if keys:
-            values = torch.stack([torch.stack([m[k].detach().float() for k in keys]) for _, m, _ in pending]).cpu().tolist()
+            values = torch.stack([vec for _, vec, _ in pending]).cpu().tolist()  # the one host sync
         else:
             values = [[] for _ in pending]
         elapsed = max(time.perf_counter() - t_epoch, 1e-9)
