@@ -173,7 +173,7 @@ def test_soak_start_stop_in_every_training_tab(qtbot, window, tmp_path):
         np.savez(tmp_path / "faces.npz", images=rng.integers(0, 255, (n, s, s), dtype=np.uint8),
                  keypoints=(rng.uniform(8, 24, (n, 68, 2))).astype(np.float32))
         panel = kp.train_panel
-        panel.setChecked(True)
+        panel.header.setChecked(True)  # unfold the "Train your own model" panel
         panel.set_data(tmp_path / "faces.npz")
         panel.model_combo.setCurrentIndex(panel.model_combo.findData("kp-cnn4"))
         panel.epochs_spin.setValue(50)
