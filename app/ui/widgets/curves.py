@@ -263,13 +263,12 @@ class TrainingCurves(QWidget):
         ex = self.epoch_x.view
         self.test_loss_curve.setData(ex, self.test_loss.view)
         self._update_ranges()
-        # paint now, so the throttle sees the whole cost of a redraw
-        self.loss_view.viewport().repaint()
+        # no forced repaint(): the scene's own (queued) update paints once; a repaint() here was
+        # followed by that update, painting every redraw twice
         if self._epochs_dirty:
             self._epochs_dirty = False
             self.train_acc_curve.setData(ex, self.train_acc.view)
             self.test_acc_curve.setData(ex, self.test_acc.view)
-            self.acc_view.viewport().repaint()
 
     def _update_ranges(self) -> None:
         if self.planned_epochs:
