@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import torch
 
 from app.engine.config import TrainConfig
 from app.engine.events import Event, Finished

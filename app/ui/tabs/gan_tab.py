@@ -20,12 +20,12 @@ import math
 import random
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import QObject, QPoint, QRect, QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QGridLayout,
                                QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSizePolicy,
@@ -35,6 +35,7 @@ from app.engine.events import BatchEnd, EpochEnd, EpochStart, EvalStart, Failed,
 from app.errors import UserError
 from app.ui.state import AppState
 from app.ui.widgets.images import to_qimage
+from app.ui.widgets.jobs import Jobs
 from app.ui.widgets.throttle import RedrawThrottle
 
 SHIPPED_DEFAULT = "gan-fashion-mnist"
@@ -49,44 +50,6 @@ BUILTIN_SETS = [("fashion-mnist-sample", "Fashion-MNIST sample (shipped, works o
 
 
 # ============================================================================================ helpers
-class Jobs(QObject):
-    """Short background jobs: ``run(fn, on_done)`` calls ``fn()`` in a Python thread, then
-    ``on_done(result, error)`` in the GUI thread."""
-
-    _done = Signal(object, object, object)
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.pending = 0
-        self._threads: list[threading.Thread] = []
-        self._done.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-
-    def run(self, fn: Callable[[], Any], on_done: Callable[[Any, BaseException | None], None]) -> None:
-        def target() -> None:
-            try:
-                result, error = fn(), None
-            except BaseException as exc:  # handed to on_done, shown in the tab
-                result, error = None, exc
-            self._done.emit(on_done, result, error)
-
-        self.pending += 1
-        t = threading.Thread(target=target, name="visiondesk-gan-job", daemon=True)
-        self._threads = [x for x in self._threads if x.is_alive()] + [t]
-        t.start()
-
-    @Slot(object, object, object)
-    def _deliver(self, on_done, result, error) -> None:
-        self.pending -= 1
-        on_done(result, error)
-
-    def wait(self, seconds: float = 10.0) -> None:
-        import time
-
-        end = time.monotonic() + seconds
-        for t in list(self._threads):
-            t.join(max(0.0, end - time.monotonic()))
-
-
 class Message(QLabel):
     """A coloured, word-wrapped message line (info / ok / warn / error)."""
 

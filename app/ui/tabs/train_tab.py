@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QFrame, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
@@ -35,6 +35,7 @@ from app.ui.widgets.confusion import ConfusionMatrixView, PerClassBars, short
 from app.ui.widgets.curves import TrainingCurves
 from app.ui.widgets.gallery import ImageGallery
 from app.ui.widgets.images import to_hwc, to_pixmap
+from app.ui.widgets.jobs import Jobs
 from app.ui.widgets.probabilities import ProbabilityBars
 from app.ui.widgets.throttle import RedrawThrottle
 
@@ -107,45 +108,6 @@ def evaluation_details(probs, labels, classes: list[str], worst_k: int = 24) -> 
               "loss": float(loss[i])} for i in idx]
     return {"confusion": cm.tolist(), "per_class_acc": per_class, "classes": list(classes), "worst": worst,
             "accuracy": float((pred == labels).float().mean()) if len(labels) else 0.0}
-
-
-class Jobs(QObject):
-    """Short background jobs (loading a model, predicting, exporting) off the GUI thread.
-
-    ``run(fn, on_done)`` calls ``fn()`` in a Python thread and later ``on_done(result, error)`` in the
-    GUI thread (through a queued signal).
-    """
-
-    _done = Signal(object, object, object)
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.pending = 0
-        self._threads: list[threading.Thread] = []
-        self._done.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
-
-    def run(self, fn: Callable[[], Any], on_done: Callable[[Any, BaseException | None], None]) -> None:
-        def target() -> None:
-            try:
-                result, error = fn(), None
-            except BaseException as exc:  # delivered to on_done, shown in the tab
-                result, error = None, exc
-            self._done.emit(on_done, result, error)
-
-        self.pending += 1
-        t = threading.Thread(target=target, name="visiondesk-job", daemon=True)
-        self._threads = [x for x in self._threads if x.is_alive()] + [t]
-        t.start()
-
-    @Slot(object, object, object)
-    def _deliver(self, on_done, result, error) -> None:
-        self.pending -= 1
-        on_done(result, error)
-
-    def wait(self, seconds: float = 10.0) -> None:
-        end = time.monotonic() + seconds
-        for t in list(self._threads):
-            t.join(max(0.0, end - time.monotonic()))
 
 
 class MessageArea(QFrame):
