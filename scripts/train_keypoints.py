@@ -30,7 +30,7 @@ DATA = ROOT.parent / "shared" / "data" / "facial-keypoints"
 # fixed training settings per shipped model. Small inputs (NME is scale-free): the webcam pipeline needs
 # the model at a few milliseconds per face on a laptop CPU, and these were trained on 2 shared CPU cores.
 RECIPES = {
-    "kp-cnn4": dict(image_size=64, epochs=60, batch_size=32, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
+    "kp-cnn4": dict(image_size=64, epochs=100, batch_size=32, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
                     schedule="onecycle", model_options={}),
     "kp-resnet18": dict(image_size=48, epochs=14, batch_size=32, optimizer="adamw", lr=2e-3, weight_decay=1e-4,
                         schedule="onecycle", model_options={"pretrained": True}),
