@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 from app.engine.events import BatchEnd, EpochEnd, EpochStart, EvalStart, Failed, Finished, RunStarted, Samples
 from app.errors import UserError
 from app.ui.state import AppState
+from app.ui.widgets.curves import GREY_TEXT, GrowingArray, style_plot
 from app.ui.widgets.images import to_qimage
 from app.ui.widgets.jobs import Jobs
 from app.ui.widgets.throttle import RedrawThrottle
@@ -43,7 +44,6 @@ BLUE = (31, 119, 180)
 ORANGE = (255, 127, 14)
 GREEN = (44, 160, 44)
 RED = (214, 39, 40)
-GREY_TEXT = "#444"
 
 BUILTIN_SETS = [("fashion-mnist-sample", "Fashion-MNIST sample (shipped, works offline)"),
                 ("fashion-mnist", "Fashion-MNIST"), ("mnist", "MNIST digits"), ("cifar10", "CIFAR-10 photos")]
@@ -204,58 +204,17 @@ class SampleGrid(QWidget):
         p.end()
 
 
-def style_plot(plot: pg.PlotItem, left: str, bottom: str = "epoch", title: str = "") -> None:
-    for name in ("left", "bottom"):
-        ax = plot.getAxis(name)
-        ax.setPen(pg.mkPen("#888"))
-        ax.setTextPen(pg.mkPen(GREY_TEXT))
-    plot.setLabel("left", left, color=GREY_TEXT)
-    plot.setLabel("bottom", bottom, color=GREY_TEXT)
-    plot.showGrid(x=True, y=True, alpha=0.15)
-    plot.setMenuEnabled(False)
-    if title:
-        plot.setTitle(title, color=GREY_TEXT, size="10pt")
-
-
-class Series:
-    """A growing float64 series (amortised O(1) append); ``view`` is the filled part."""
-
-    def __init__(self) -> None:
-        self._a = np.empty(1024)
-        self._n = 0
-
-    def extend(self, values) -> None:
-        v = np.asarray(values, dtype=np.float64).ravel()
-        need = self._n + len(v)
-        if need > len(self._a):
-            grown = np.empty(max(need, 2 * len(self._a)))
-            grown[:self._n] = self._a[:self._n]
-            self._a = grown
-        self._a[self._n:need] = v
-        self._n = need
-
-    def clear(self) -> None:
-        self._n = 0
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def view(self) -> np.ndarray:
-        return self._a[:self._n]
-
-
 class GanCurves(QWidget):
     """D and G loss per batch, D(x) and D(G(z)) per batch, and the score per epoch."""
 
     def __init__(self, parent: QWidget | None = None, max_rate: float = 20.0):
         super().__init__(parent)
-        self.x = Series()
-        self.cols = {k: Series() for k in ("d_loss", "g_loss", "d_x", "d_gz")}
-        self.smoothed = {k: Series() for k in self.cols}
+        self.x = GrowingArray()
+        self.cols = {k: GrowingArray() for k in ("d_loss", "g_loss", "d_x", "d_gz")}
+        self.smoothed = {k: GrowingArray() for k in self.cols}
         self._ema = {k: (0.0, 0) for k in self.cols}
-        self.fd_x = Series()
-        self.fd = Series()
+        self.fd_x = GrowingArray()
+        self.fd = GrowingArray()
 
         self.loss_view = pg.PlotWidget(background="w")
         self.d_view = pg.PlotWidget(background="w")

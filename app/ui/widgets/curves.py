@@ -63,7 +63,7 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
     return out
 
 
-def style_plot(plot: pg.PlotItem, left: str, bottom: str = "epoch") -> None:
+def style_plot(plot: pg.PlotItem, left: str, bottom: str = "epoch", title: str = "") -> None:
     for name in ("left", "bottom"):
         ax = plot.getAxis(name)
         ax.setPen(pg.mkPen("#888"))
@@ -72,6 +72,8 @@ def style_plot(plot: pg.PlotItem, left: str, bottom: str = "epoch") -> None:
     plot.setLabel("bottom", bottom, color=GREY_TEXT)
     plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setMenuEnabled(False)
+    if title:
+        plot.setTitle(title, color=GREY_TEXT, size="10pt")
 
 
 class TrainingCurves(QWidget):
