@@ -21,7 +21,7 @@ from app.engine.runs import app_home, runs_root
 from app.ui.state import AppState
 
 # (module, class, tab title), in the order the tabs appear. A module that does not exist yet is
-# skipped (its tab is absent, never a placeholder).
+# skipped (its tab is absent, never an empty stand-in).
 TABS = [
     ("app.ui.tabs.data_tab", "DataTab", "Data"),
     ("app.ui.tabs.model_tab", "ModelTab", "Model"),

@@ -76,17 +76,17 @@ class Message(QLabel):
 class ImageView(QLabel):
     """Shows one uint8 picture, scaled to fit without blurring small images."""
 
-    def __init__(self, placeholder: str = "", parent: QWidget | None = None, min_side: int = 160):
+    def __init__(self, empty_text: str = "", parent: QWidget | None = None, min_side: int = 160):
         super().__init__(parent)
         self._image: np.ndarray | None = None
-        self._placeholder = placeholder
+        self._empty_text = empty_text
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setMinimumSize(QSize(min_side, min_side))
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setStyleSheet("QLabel { background: #ffffff; border: 1px solid #dde1e6; border-radius: 4px;"
                            " color: #777; }")
         self.setWordWrap(True)
-        self.setText(placeholder)
+        self.setText(empty_text)
 
     @property
     def image(self) -> np.ndarray | None:
@@ -103,7 +103,7 @@ class ImageView(QLabel):
     def _render(self) -> None:
         if self._image is None:
             self.setPixmap(QPixmap())
-            self.setText(self._placeholder)
+            self.setText(self._empty_text)
             return
         pm = QPixmap.fromImage(to_qimage(self._image))
         fit = min((self.width() - 8) / max(1, pm.width()), (self.height() - 8) / max(1, pm.height()))
