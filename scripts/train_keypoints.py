@@ -96,7 +96,7 @@ def ship(best: Path, name: str, *, command: str, epochs: int, seed: int, data: P
     return entry
 
 
-def train(model: str, out: Path, data: Path, epochs: int | None, threads: int) -> Path:
+def train(model: str, out: Path, data: Path, epochs: int | None, threads: int, override: dict | None = None) -> Path:
     import torch
 
     from app.cli import ProgressPrinter
@@ -106,12 +106,14 @@ def train(model: str, out: Path, data: Path, epochs: int | None, threads: int) -
 
     torch.set_num_threads(threads)
     r = dict(RECIPES[model])
+    r.update(override or {})
     if epochs:
         r["epochs"] = epochs
     cfg = TrainConfig(task="keypoints", data=str(data), image_size=r["image_size"], model=model,
                       model_options=r["model_options"], epochs=r["epochs"], batch_size=r["batch_size"],
                       optimizer=r["optimizer"], lr=r["lr"], weight_decay=r["weight_decay"], schedule=r["schedule"],
-                      augment=True, seed=SEED, device="cpu", extra={"loss": "smoothl1", "beta": 0.02})
+                      augment=True, seed=SEED, device="cpu",
+                      extra={"loss": "smoothl1", "beta": 0.02, "augment": r.get("augment", {})})
     ds = load_keypoints(data, size=cfg.image_size, seed=SEED)
     print(ds.describe(), flush=True)
     trainer = make_trainer(cfg, out=out, dataset=ds, callbacks=[ProgressPrinter()])
@@ -128,6 +130,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, help="run folder (default runs/keypoints/<model>)")
     p.add_argument("--epochs", type=int, help="override the recipe (for timing runs; not for shipping)")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--set", type=json.loads, metavar="JSON", help="override recipe settings (experiments; not for shipping)")
     p.add_argument("--no-ship", action="store_true", help="train only")
     p.add_argument("--ship-from", type=Path, metavar="RUN_DIR", help="package RUN_DIR/best.pt as weights")
     p.add_argument("--measure-haar", action="store_true")
@@ -144,9 +147,9 @@ def main(argv=None) -> int:
         p.error("--model is required")
     out = a.out or ROOT / "runs" / "keypoints" / a.model
     t0 = time.time()
-    best = train(a.model, out, a.data, a.epochs, a.threads)
+    best = train(a.model, out, a.data, a.epochs, a.threads, a.set)
     print(f"trained in {time.time() - t0:.0f} s", flush=True)
-    if not a.no_ship and not a.epochs:
+    if not a.no_ship and not a.epochs and not a.set:
         cmd = ".venv/bin/python scripts/train_keypoints.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
         ship(best, a.model, command=cmd, epochs=RECIPES[a.model]["epochs"], seed=SEED, data=a.data)
     return 0

@@ -284,6 +284,32 @@ def test_task_trains_on_the_shared_trainer(tmp_path):
     assert kp.predict(np.zeros((1, 32, 32), np.uint8)).shape == (1, 68, 2)
 
 
+def test_augmentation_settings_from_config_are_checked(tmp_path):
+    from app.engine.build import make_trainer
+    from app.engine.config import TrainConfig
+    from app.engine.keypoints import augment_from_settings
+
+    assert augment_from_settings(None) == KeypointAugment()
+    light = augment_from_settings({"scale": [0.9, 1.1], "rotate": 8, "shift": "0.05"})
+    assert light.scale == (0.9, 1.1) and light.rotate == 8.0 and light.shift == 0.05
+    assert light.flip == KeypointAugment().flip                      # unnamed fields keep their defaults
+    for bad, words in [({"rotation": 5}, "Unknown"), ({"scale": 1.0}, "pair"), ({"scale": [1.2, 0.8]}, "pair"),
+                       ({"flip": 2}, "out of range"), ({"shift": -0.1}, "out of range"), ([1, 2], "dictionary")]:
+        with pytest.raises(UserError, match=words):
+            augment_from_settings(bad)
+    # through the config: the run uses (and config.json records) the settings; a bad one fails before training
+    d = _tiny_npz_folder(tmp_path)
+    base = dict(task="keypoints", data="tiny", data_root=str(d), model="kp-cnn4", epochs=1, batch_size=8,
+                device="cpu", model_options={"width": 8})
+    trainer = make_trainer(TrainConfig(**base, extra={"augment": {"rotate": 3}}), out=tmp_path / "run")
+    trainer.fit()
+    assert trainer.task.augment.rotate == 3.0
+    with pytest.raises(UserError, match="Unknown"):
+        make_trainer(TrainConfig(**base, extra={"augment": {"rotat": 3}}), out=tmp_path / "run2").fit()
+    assert make_trainer(TrainConfig(**base, augment=False, extra={"augment": {"rotate": 3}}),
+                        out=tmp_path / "run3").task.augment is None
+
+
 def test_resnet18_regressor_builds_for_small_crops():
     from app.models import build_model, list_models
 

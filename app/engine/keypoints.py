@@ -307,6 +307,39 @@ def load_data_for(cfg, progress=None) -> KeypointDataset:
     return load_keypoints(path, size=cfg.image_size, seed=cfg.seed, progress=progress)
 
 
+def augment_from_settings(settings: Optional[dict]) -> KeypointAugment:
+    """The augmentation of ``extra["augment"]`` (a dict of ``KeypointAugment`` fields; missing ones keep
+    their defaults), checked so that a typo or a nonsense value fails before training starts."""
+    if settings is None:
+        return KeypointAugment()
+    if not isinstance(settings, dict):
+        raise UserError(f"extra.augment must be a dictionary of augmentation settings, not {settings!r}.")
+    base = KeypointAugment()
+    known = set(base.__dict__)
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise UserError(f"Unknown keypoint augmentation setting(s) {', '.join(unknown)}; "
+                        f"known: {', '.join(sorted(known))}.")
+    values = {}
+    for key, value in settings.items():
+        default = getattr(base, key)
+        try:
+            if isinstance(default, tuple):
+                lo, hi = (float(v) for v in value)
+                if lo > hi:
+                    raise ValueError
+                values[key] = (lo, hi)
+            else:
+                values[key] = float(value)
+        except (TypeError, ValueError):
+            shape = "a [low, high] pair" if isinstance(default, tuple) else "a number"
+            raise UserError(f"extra.augment.{key} must be {shape}, not {value!r}.") from None
+        flat = values[key] if isinstance(values[key], tuple) else (values[key],)
+        if any(v < 0 or not math.isfinite(v) for v in flat) or (key == "flip" and values[key] > 1):
+            raise UserError(f"extra.augment.{key} is out of range: {value!r}.")
+    return KeypointAugment(**values)
+
+
 @register_task("keypoints")
 def _keypoint_task(cfg, dataset=None, progress=None) -> KeypointTask:
     ds = dataset if dataset is not None else load_data_for(cfg, progress)
@@ -315,10 +348,11 @@ def _keypoint_task(cfg, dataset=None, progress=None) -> KeypointTask:
         beta = float(extra.get("beta", 0.02))
     except (TypeError, ValueError):
         raise UserError(f"extra.beta must be a number, not {extra.get('beta')!r}.") from None
+    augment = augment_from_settings(extra.get("augment")) if cfg.augment else False
     return KeypointTask(ds, cfg.model, model_options=cfg.model_options, batch_size=cfg.batch_size,
                         optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                         weight_decay=cfg.weight_decay, schedule=cfg.schedule, step_size=cfg.step_size,
-                        gamma=cfg.gamma, epochs=cfg.epochs, augment=cfg.augment,
+                        gamma=cfg.gamma, epochs=cfg.epochs, augment=augment,
                         loss=str(extra.get("loss", "smoothl1")), beta=beta,
                         data_label=Path(str(cfg.data_root or cfg.data)).name)
 
