@@ -310,6 +310,23 @@ def test_augmentation_settings_from_config_are_checked(tmp_path):
                         out=tmp_path / "run3").task.augment is None
 
 
+def test_channels_last_training_matches_the_default_layout(tmp_path):
+    from app.engine.build import make_trainer
+    from app.engine.config import TrainConfig
+
+    d = _tiny_npz_folder(tmp_path)
+    preds = []
+    for i, cl in enumerate([False, True]):
+        cfg = TrainConfig(task="keypoints", data="tiny", data_root=str(d), model="kp-cnn4", epochs=1, batch_size=8,
+                          device="cpu", seed=3, model_options={"width": 8}, extra={"channels_last": cl})
+        trainer = make_trainer(cfg, out=tmp_path / f"run{i}")
+        trainer.fit()
+        conv = trainer.task.net.body[1][0].weight                  # (16, 8, 3, 3): the layouts differ
+        assert conv.is_contiguous(memory_format=torch.channels_last) == cl
+        preds.append(trainer.task.predict_test())
+    assert torch.allclose(preds[0], preds[1], atol=1e-3)          # same run, only the memory layout differs
+
+
 def test_resnet18_regressor_builds_for_small_crops():
     from app.models import build_model, list_models
 

@@ -156,7 +156,7 @@ class KeypointTask(Task):
                  nesterov: bool = True, weight_decay: float = 1e-4, schedule: str = "onecycle",
                  step_size: int = 5, gamma: float = 0.1, epochs: int = 10, augment: bool | KeypointAugment = True,
                  loss: str = "smoothl1", beta: float = 0.02, eval_batch_size: int = 256,
-                 data_label: str | None = None):
+                 data_label: str | None = None, channels_last: bool = False):
         self.dataset = dataset
         self.model_name = model_name
         self.model_options = dict(model_options or {})
@@ -170,6 +170,8 @@ class KeypointTask(Task):
         masked_loss(torch.zeros(1), torch.zeros(1), loss)     # unknown loss names fail before training
         self.loss_kind, self.beta = loss, float(beta)
         self.eval_batch_size = int(eval_batch_size)
+        # NHWC activations: oneDNN's CPU convolutions run kp-cnn4 about 1.3x faster in this layout
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.data_label = data_label or dataset.name
         self.model: torch.nn.Module | None = None
 
@@ -182,6 +184,7 @@ class KeypointTask(Task):
             raise DataError("The keypoint data set needs faces in both the training and the test split.")
         self.size = ds.size
         self.net = build_model(self.model_name, 1, (self.size, self.size), 2 * ds.num_points, **self.model_options)
+        self.net = self.net.to(memory_format=self.memory_format)
         self.imagenet_init = bool(getattr(self.net, "imagenet_init", False))
         self.model = trainer.wrap_model(self.net)
         self._dist = trainer.dist
@@ -225,7 +228,7 @@ class KeypointTask(Task):
             if world > 1:  # data-parallel: every rank draws the same global batch and keeps its slice
                 per = len(x) // world
                 x, p = x[rank * per:(rank + 1) * per], p[rank * per:(rank + 1) * per]
-            yield self.normalise(x), p
+            yield self.normalise(x).contiguous(memory_format=self.memory_format), p
 
     def train_step(self, batch, trainer) -> dict[str, torch.Tensor]:
         x, p = batch
@@ -354,6 +357,7 @@ def _keypoint_task(cfg, dataset=None, progress=None) -> KeypointTask:
                         weight_decay=cfg.weight_decay, schedule=cfg.schedule, step_size=cfg.step_size,
                         gamma=cfg.gamma, epochs=cfg.epochs, augment=augment,
                         loss=str(extra.get("loss", "smoothl1")), beta=beta,
+                        channels_last=bool(extra.get("channels_last", False)),
                         data_label=Path(str(cfg.data_root or cfg.data)).name)
 
 
