@@ -154,6 +154,29 @@ def test_train_briefly_then_generate_from_the_run(qtbot, tmp_path, weights):
     assert tab.pages.currentIndex() == 1
     assert tab.generator.path.parent == tab.run_dir
     assert tab.samples is not None and tab.samples.shape[0] == 64
+
+    # a new window lists the run under "Past GAN runs"; opening it replays what the live view showed
+    tab2, _ = make_tab(qtbot, tmp_path, ds)
+    wait_jobs(qtbot, tab2)
+    index = tab2.past_runs.findData(str(tab.run_dir))
+    assert index >= 0 and "2/2 ep" in tab2.past_runs.itemText(index)
+    tab2.past_runs.setCurrentIndex(index)
+    qtbot.mouseClick(tab2.open_run_button, Qt.MouseButton.LeftButton)
+    wait_jobs(qtbot, tab2)
+    assert sorted(tab2.grids) == [1, 2] and tab2.epoch_slider.maximum() == 2
+    assert (tab2.grids[2] == tab.grids[2]).all() and tab2.grid_view.image is tab2.grids[2]
+    tab2.epoch_slider.setValue(1)
+    assert tab2.epoch_label.text() == "epoch 1 of 2" and (tab2.grid_view.image == tab.grids[1]).all()
+    assert list(tab2.curves.x.view) == pytest.approx(list(tab.curves.x.view))
+    assert list(tab2.curves.cols["g_loss"].view) == pytest.approx(list(tab.curves.cols["g_loss"].view), rel=1e-4)
+    assert list(tab2.curves.fd.view) == pytest.approx(list(tab.curves.fd.view), rel=1e-4)
+    assert "Fréchet distance" in tab2.score_label.text() and "2 of 2" in tab2.progress.format()
+    assert tab2.histogram.counts == tab.histogram.counts and sum(tab2.histogram.counts) == 500
+    assert tab2.use_trained_button.isEnabled()
+    # a folder that is not a GAN run: a clear message, and what is on screen stays
+    assert not tab2.open_run(tmp_path) and "not a VisionDesk run folder" in tab2.train_message.text()
+    assert sorted(tab2.grids) == [1, 2]
+    tab2.shutdown()
     tab.shutdown()
 
 

@@ -22,6 +22,7 @@ shipped one), ``score`` (False: no score), ``grid`` (samples in the grid, defaul
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -301,6 +302,11 @@ class GanTask(Task):
             metrics["fd"] = res.fd
             metrics["class_max_share"] = res.max_share
             details["score"] = res.to_dict()
+            if trainer.run is not None and trainer.is_main:   # the histogram, for the GAN tab's past-run view
+                from app.engine.checkpoint import atomic_write_text
+
+                atomic_write_text(trainer.run.path / "samples" / f"score_{epoch:03d}.json",
+                                  json.dumps({"epoch": epoch, **res.to_dict()}))
             trainer.log(f"epoch {epoch}: FD {res.fd:.4g} on {res.n} samples, class histogram {res.histogram}")
         return metrics, details
 

@@ -507,8 +507,31 @@ class GanTab(QWidget):
         self.use_trained_button.clicked.connect(self.use_trained_generator)
         self.use_trained_button.setEnabled(False)
         lv.addWidget(self.use_trained_button)
+
+        past_box = QGroupBox("Past GAN runs")
+        pv = QVBoxLayout(past_box)
+        self.past_runs = QComboBox()
+        self.past_runs.setToolTip("GAN runs saved in the VisionDesk runs folder, newest first.")
+        self.past_runs.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.past_runs.setMinimumContentsLength(12)
+        prow = QHBoxLayout()
+        self.open_run_button = _button("Open", "Show the run's curves, scores and the fixed-noise grid of every "
+                                       "epoch (the epoch slider replays them).")
+        self.open_run_button.clicked.connect(self._open_selected_run)
+        self.browse_run_button = _button("Folder…", "Open a GAN run folder from anywhere.")
+        self.browse_run_button.clicked.connect(self._browse_run)
+        self.refresh_runs_button = _button("↻", "Look for new runs.")
+        self.refresh_runs_button.setFixedWidth(34)
+        self.refresh_runs_button.clicked.connect(self.refresh_runs)
+        prow.addWidget(self.open_run_button, 1)
+        prow.addWidget(self.browse_run_button, 1)
+        prow.addWidget(self.refresh_runs_button)
+        pv.addWidget(self.past_runs)
+        pv.addLayout(prow)
+        lv.addWidget(past_box)
         lv.addStretch(1)
         self._set_running_ui(False)
+        self.refresh_runs()
 
         # right: curves, grid with the epoch slider, score and histogram
         self.curves = GanCurves()
@@ -720,6 +743,8 @@ class GanTab(QWidget):
         self.use_score.setEnabled(not running)
         self.data_choice.setEnabled(not running)
         self.class_choice.setEnabled(not running)
+        for b in (self.open_run_button, self.browse_run_button):
+            b.setEnabled(not running)
 
     @Slot(list)
     def _on_events(self, events: list) -> None:
@@ -763,15 +788,18 @@ class GanTab(QWidget):
             self.curves.add_score(ev.epoch, float(fd))
         score = ev.details.get("score") if ev.details else None
         if score:
-            self.histogram.set_counts(score["histogram"], score["classes"])
-            share = 100 * score["max_share"]
-            fair = 100 / max(1, len(score["histogram"]))
-            verdict = ("no class is starved or overdone" if share <= 2 * fair else
-                       "one class is drawn far more than others (possible mode collapse)")
-            self.score_label.setText(f"Epoch {ev.epoch}: Fréchet distance {score['fd']:.2f} on {score['n']:,} samples. "
-                                     f"Largest class share {share:.0f}% (fair share {fair:.0f}%): {verdict}.")
+            self._show_score(ev.epoch, score)
         elif ev.details and ev.details.get("score_note"):
             self.score_label.setText(ev.details["score_note"])
+
+    def _show_score(self, epoch: int, score: dict) -> None:
+        self.histogram.set_counts(score["histogram"], score["classes"])
+        share = 100 * score["max_share"]
+        fair = 100 / max(1, len(score["histogram"]))
+        verdict = ("no class is starved or overdone" if share <= 2 * fair else
+                   "one class is drawn far more than others (possible mode collapse)")
+        self.score_label.setText(f"Epoch {epoch}: Fréchet distance {score['fd']:.2f} on {score['n']:,} samples. "
+                                 f"Largest class share {share:.0f}% (fair share {fair:.0f}%): {verdict}.")
 
     def _add_grid(self, epoch: int, image: np.ndarray) -> None:
         follow = not self.grids or self.epoch_slider.value() == max(self.grids)
@@ -813,6 +841,132 @@ class GanTab(QWidget):
             self.train_message.show_message(f"{verb} {result.epoch} epoch(s).{best} Saved in {where}. "
                                             f"Press 'Explore this generator' to draw new samples.", "ok")
         self.use_trained_button.setEnabled(self._trained_checkpoint() is not None)
+        self.refresh_runs()
+
+    # ------------------------------------------------------------------ past runs
+    def refresh_runs(self) -> None:
+        from app.engine.runs import list_runs, runs_root
+
+        current = self.past_runs.currentData()
+        self.past_runs.clear()
+        for r in (r for r in list_runs(runs_root()) if r.task == "gan"):
+            day, _, clock = r.started.partition("T")
+            label = f"{day} {clock.replace('-', ':')} · {r.data} · {r.model} · {r.epochs_done}/{r.epochs} ep"
+            self.past_runs.addItem(label.strip(), str(r.path))
+        if self.past_runs.count() == 0:
+            self.past_runs.addItem("No GAN runs yet", None)
+        elif current is not None and (i := self.past_runs.findData(current)) >= 0:
+            self.past_runs.setCurrentIndex(i)
+        self.open_run_button.setEnabled(self.past_runs.currentData() is not None and not self.runner.is_running())
+
+    def _open_selected_run(self) -> None:
+        if self.past_runs.currentData():
+            self.open_run(self.past_runs.currentData())
+
+    def _browse_run(self) -> None:
+        from app.engine.runs import runs_root
+
+        folder = QFileDialog.getExistingDirectory(self, "Open a GAN run folder", str(runs_root()))
+        if folder:
+            self.open_run(folder)
+
+    def open_run(self, run_dir: str | Path) -> bool:
+        """Show a finished (or stopped) GAN run: its loss and D curves, its scores, and the fixed-noise
+        grid of every epoch on the epoch slider. The grids are read in the background."""
+        from app.engine.config import TrainConfig
+        from app.engine.runs import read_metrics
+
+        if self.runner.is_running():
+            self.train_message.show_message("Wait for the training to end (or stop it) before opening a past run.",
+                                            "warn")
+            return False
+        run_dir = Path(run_dir)
+        try:
+            cfg = TrainConfig.load(run_dir / "config.json")
+        except UserError:
+            self.train_message.show_message(f"{run_dir} is not a VisionDesk run folder (it has no valid "
+                                            "config.json).", "error")
+            return False
+        if cfg.task != "gan":
+            self.train_message.show_message(f"{run_dir.name} is a {cfg.task} run, not a GAN run; open it in its "
+                                            "own tab.", "warn")
+            return False
+        batches, epochs = read_metrics(run_dir, "batches.csv"), read_metrics(run_dir)
+        self.curves.clear()
+        per_epoch = max((int(r["batch"]) for r in batches if isinstance(r.get("batch"), float)), default=1)
+        xs, rows = [], []
+        for r in batches:
+            if isinstance(r.get("epoch"), float) and isinstance(r.get("batch"), float):
+                xs.append(r["epoch"] - 1 + r["batch"] / per_epoch)
+                rows.append({k: v for k, v in r.items() if isinstance(v, float)})
+        self.curves.add_batches(xs, rows)
+        scored = [r for r in epochs if isinstance(r.get("fd"), float) and math.isfinite(r["fd"])]
+        for r in scored:
+            self.curves.add_score(r["epoch"], r["fd"])
+        self.curves.throttle.flush()
+        self.histogram.set_counts([], [])
+        if scored:
+            last = scored[-1]
+            best = min(scored, key=lambda r: r["fd"])
+            score = _read_score(run_dir / "samples" / f"score_{int(last['epoch']):03d}.json")
+            if score is not None:
+                self._show_score(int(last["epoch"]), score)
+            else:            # a run made before the histogram was saved: the numbers of metrics.csv
+                share = last.get("class_max_share")
+                share_text = (f" Largest class share {100 * share:.0f}%."
+                              if isinstance(share, float) and math.isfinite(share) else "")
+                self.score_label.setText(f"Epoch {int(last['epoch'])}: Fréchet distance {last['fd']:.2f}."
+                                         f"{share_text}")
+            self.score_label.setText(self.score_label.text() +
+                                     f" Best {best['fd']:.2f} at epoch {int(best['epoch'])}.")
+        else:
+            self.score_label.setText("This run has no scores (scoring was off, or it stopped before the first one).")
+        self.grids.clear()
+        self.grid_view.set_image(None)
+        self.epoch_slider.setRange(0, 0)
+        self.epoch_slider.setEnabled(False)
+        self.epoch_label.setText("loading…")
+        self.run_dir = run_dir
+        self.last_result = None
+        self._epochs = cfg.epochs
+        done = len(epochs)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if done >= cfg.epochs else 0)
+        self.progress.setFormat(f"Past run: {done} of {cfg.epochs} epoch(s)")
+        self.speed.setText("")
+        self.use_trained_button.setEnabled(self._trained_checkpoint() is not None)
+        what = f"{cfg.model} on {cfg.data}" + (f", class {cfg.extra['class']}" if "class" in (cfg.extra or {}) else "")
+        self.train_message.show_message(f"Showing the past run {_link(run_dir)} ({what}, {done} of {cfg.epochs} "
+                                        "epochs). Drag the epoch slider to replay its samples.", "info")
+        if (i := self.past_runs.findData(str(run_dir))) >= 0:
+            self.past_runs.setCurrentIndex(i)
+        self._load_run_grids(run_dir)
+        return True
+
+    def _load_run_grids(self, run_dir: Path) -> None:
+        def job():
+            from PIL import Image
+
+            grids = {}
+            for f in sorted((run_dir / "samples").glob("epoch_*.png")):
+                try:
+                    epoch = int(f.stem.split("_", 1)[1])
+                    with Image.open(f) as im:
+                        grids[epoch] = np.asarray(im.convert("L" if im.mode in ("L", "I", "I;16") else "RGB"))
+                except (ValueError, OSError):
+                    continue      # a half-written or foreign file: skip it, show the rest
+            return grids
+
+        def done(grids, error):
+            if self.run_dir != run_dir or self.runner.is_running():
+                return            # another run was opened, or training started, meanwhile
+            if error is not None or not grids:
+                self.epoch_label.setText("no samples saved")
+                return
+            for epoch in sorted(grids):
+                self._add_grid(epoch, grids[epoch])
+
+        self.jobs.run(job, done)
 
     def _trained_checkpoint(self) -> Path | None:
         if self.run_dir is None:
@@ -1275,6 +1429,21 @@ class GanTab(QWidget):
         if self.runner.is_running():
             self.runner.shutdown()
         self.jobs.wait(5.0)
+
+
+def _read_score(path: Path) -> dict | None:
+    """A score file the GAN task saved (fd, histogram, classes, n, max_share), or None."""
+    import json
+
+    try:
+        score = json.loads(path.read_text(encoding="utf-8"))
+        hist, classes = [int(v) for v in score["histogram"]], [str(c) for c in score["classes"]]
+        if len(hist) != len(classes):
+            return None
+        return {"fd": float(score["fd"]), "histogram": hist, "classes": classes, "n": int(score["n"]),
+                "max_share": float(score["max_share"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _hms(seconds: float) -> str:
