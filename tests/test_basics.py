@@ -184,3 +184,25 @@ def test_one_intra_op_thread_only_affects_this_thread():
         t.join()
     assert seen == {"inside": 1, "other": before}
     assert torch.get_num_threads() == before
+
+
+def test_intra_op_threads_sets_only_this_thread():
+    from app.engine.threads import intra_op_threads
+
+    before = torch.get_num_threads()
+    want = 1 if before > 1 else 2
+    seen = {}
+
+    def worker():
+        with intra_op_threads(want):
+            seen["inside"] = torch.get_num_threads()
+            t = threading.Thread(target=lambda: seen.__setitem__("started meanwhile", torch.get_num_threads()))
+            t.start()
+            t.join()
+        seen["after"] = torch.get_num_threads()
+
+    w = threading.Thread(target=worker)
+    w.start()
+    w.join()
+    assert seen == {"inside": want, "started meanwhile": before, "after": before}
+    assert torch.get_num_threads() == before

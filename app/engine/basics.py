@@ -25,9 +25,7 @@ machine they made a step a hundred times slower.
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Iterable
@@ -42,6 +40,7 @@ from app.engine.config import TrainConfig
 from app.engine.events import Event
 from app.engine.optim import build_optimizer
 from app.engine.task import Task
+from app.engine.threads import one_intra_op_thread  # noqa: F401 (re-exported for callers)
 from app.engine.trainer import Control, Trainer
 from app.errors import UserError
 
@@ -244,32 +243,6 @@ def line_formula(w: float, b: float) -> str:
 
 
 # ============================================================================================ threads
-@contextlib.contextmanager
-def one_intra_op_thread():
-    """Run this thread's torch ops in one intra-op thread, leaving other threads' default alone.
-
-    ``torch.set_num_threads`` sets the calling thread's OpenMP/MKL setting and the process default
-    that threads starting later pick up; a short-lived helper thread puts the default back, so only
-    this thread is affected. Restored on exit.
-    """
-    old = torch.get_num_threads()          # also initialises this thread's own setting
-    if old <= 1:
-        yield
-        return
-
-    def restore_default() -> None:
-        torch.set_num_threads(old)
-
-    torch.set_num_threads(1)
-    helper = threading.Thread(target=restore_default, name="visiondesk-threads")
-    helper.start()
-    helper.join()
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 class BasicsTrainer(Trainer):
     """The shared Trainer, run in a single intra-op thread (see the module note)."""
 

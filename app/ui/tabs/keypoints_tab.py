@@ -203,14 +203,10 @@ class LiveWorker(QThread):
             self._recorder = _Recorder(Path(req[1]), fps)
 
     def _run(self) -> None:
-        import torch
+        from app.engine.threads import intra_op_threads
 
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.threads)     # this thread's model runs; restored when the view stops
-        try:
+        with intra_op_threads(self.threads):    # this thread's model runs only; other tabs keep their threads
             self._live()
-        finally:
-            torch.set_num_threads(previous)
 
     def _live(self) -> None:
         self.status.emit("loading", f"Loading the model {Path(self.model_key).name if '/' in self.model_key else self.model_key}…")
