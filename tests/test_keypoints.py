@@ -294,7 +294,7 @@ def test_augmentation_settings_from_config_are_checked(tmp_path):
     assert light.scale == (0.9, 1.1) and light.rotate == 8.0 and light.shift == 0.05
     assert light.flip == KeypointAugment().flip                      # unnamed fields keep their defaults
     for bad, words in [({"rotation": 5}, "Unknown"), ({"scale": 1.0}, "pair"), ({"scale": [1.2, 0.8]}, "pair"),
-                       ({"flip": 2}, "out of range"), ({"shift": -0.1}, "out of range"), ([1, 2], "dictionary")]:
+                       ({"flip": 2}, "out of range"), ({"geometric": 1.5}, "out of range"), ({"shift": -0.1}, "out of range"), ([1, 2], "dictionary")]:
         with pytest.raises(UserError, match=words):
             augment_from_settings(bad)
     # through the config: the run uses (and config.json records) the settings; a bad one fails before training
@@ -308,6 +308,22 @@ def test_augmentation_settings_from_config_are_checked(tmp_path):
         make_trainer(TrainConfig(**base, extra={"augment": {"rotat": 3}}), out=tmp_path / "run2").fit()
     assert make_trainer(TrainConfig(**base, augment=False, extra={"augment": {"rotate": 3}}),
                         out=tmp_path / "run3").task.augment is None
+
+
+def test_geometric_share_leaves_the_other_crops_framed_as_they_are():
+    g = torch.Generator().manual_seed(0)
+    m, flip = KeypointAugment(flip=0.0, geometric=0.0).matrices(64, g)
+    assert torch.allclose(m, torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(64, 2, 3)) and not flip.any()
+    m, flip = KeypointAugment(flip=1.0, geometric=0.0).matrices(8, g)     # the mirror still applies
+    assert flip.all() and torch.allclose(m[:, 0, 0], torch.full((8,), -1.0))
+    m, _ = KeypointAugment(flip=0.0, geometric=0.5).matrices(4000, g)
+    moved = (m - torch.tensor([[1.0, 0, 0], [0, 1.0, 0]])).abs().amax(dim=(1, 2)) > 1e-6
+    assert 0.45 < moved.float().mean() < 0.55
+    # at the default (1) no extra random number is drawn, so runs made before the setting replay exactly
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    KeypointAugment().matrices(16, g1)
+    torch.rand(16, 6, generator=g2), torch.randn(16, 3, generator=g2)
+    assert torch.equal(g1.get_state(), g2.get_state())
 
 
 def test_channels_last_training_matches_the_default_layout(tmp_path):

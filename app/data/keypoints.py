@@ -626,7 +626,8 @@ class KeypointAugment:
     scale in ``scale``, rotation within +-``rotate`` degrees, shift within +-``shift`` of the side,
     plus the detector crop jitter (log-normal scale, normal shift), and a horizontal flip with
     probability ``flip`` that also swaps the left/right point indices. Brightness and contrast
-    change per image. The sampled grid (``F.grid_sample``) pads with black, as the data's own crops do.
+    change per image. With ``geometric`` < 1 only that share of the images gets the scale, rotation,
+    shift and jitter; the rest keep the data set's own framing. The sampled grid (``F.grid_sample``) pads with black, as the data's own crops do.
     """
 
     scale: tuple[float, float] = (0.8, 1.2)
@@ -637,6 +638,9 @@ class KeypointAugment:
     contrast: tuple[float, float] = (0.7, 1.3)
     jitter_log_scale: float = HAAR_LOG_SCALE_STD
     jitter_shift: tuple[float, float] = (HAAR_DX_STD / (2 * HAAR_EXT_RATIO), HAAR_DY_STD / (2 * HAAR_EXT_RATIO))
+    # the share of images that get the geometric change (scale, rotation, shift, detector jitter); the
+    # others keep the data set's own crop framing (flip, brightness and contrast still apply to them)
+    geometric: float = 1.0
 
     def matrices(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(forward 2x3 maps in normalised coordinates input -> output, flip mask), drawn on the CPU."""
@@ -649,6 +653,10 @@ class KeypointAugment:
         # shifts in normalised units (the side spans 2)
         tx = 2 * self.shift * (2 * u[:, 2] - 1) + 2 * self.jitter_shift[0] * z[:, 1]
         ty = 2 * self.shift * (2 * u[:, 3] - 1) + 2 * self.jitter_shift[1] * z[:, 2]
+        if self.geometric < 1:     # (no extra draw at 1, so runs made before this setting replay exactly)
+            keep = torch.rand(n, generator=g) < self.geometric
+            s, a = torch.where(keep, s, 1.0), torch.where(keep, a, 0.0)
+            tx, ty = torch.where(keep, tx, 0.0), torch.where(keep, ty, 0.0)
         flip = u[:, 4] < self.flip
         fx = torch.where(flip, -1.0, 1.0)
         cos, sin = torch.cos(a) * s, torch.sin(a) * s

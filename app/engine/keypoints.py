@@ -338,7 +338,7 @@ def augment_from_settings(settings: Optional[dict]) -> KeypointAugment:
             shape = "a [low, high] pair" if isinstance(default, tuple) else "a number"
             raise UserError(f"extra.augment.{key} must be {shape}, not {value!r}.") from None
         flat = values[key] if isinstance(values[key], tuple) else (values[key],)
-        if any(v < 0 or not math.isfinite(v) for v in flat) or (key == "flip" and values[key] > 1):
+        if any(v < 0 or not math.isfinite(v) for v in flat) or (key in ("flip", "geometric") and values[key] > 1):
             raise UserError(f"extra.augment.{key} is out of range: {value!r}.")
     return KeypointAugment(**values)
 
