@@ -173,6 +173,9 @@ def test_train_briefly_then_generate_from_the_run(qtbot, tmp_path, weights):
     assert "Fréchet distance" in tab2.score_label.text() and "2 of 2" in tab2.progress.format()
     assert tab2.histogram.counts == tab.histogram.counts and sum(tab2.histogram.counts) == 500
     assert tab2.use_trained_button.isEnabled()
+    # its settings are in the form, so Start would train it again
+    assert (tab2.epochs.value(), tab2.batch_size.value(), tab2.latent.value(), tab2.score_samples.value()) == \
+        (2, 16, 16, 500)
     # a folder that is not a GAN run: a clear message, and what is on screen stays
     assert not tab2.open_run(tmp_path) and "not a VisionDesk run folder" in tab2.train_message.text()
     assert sorted(tab2.grids) == [1, 2]

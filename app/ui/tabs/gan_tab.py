@@ -940,8 +940,38 @@ class GanTab(QWidget):
                                         "epochs). Drag the epoch slider to replay its samples.", "info")
         if (i := self.past_runs.findData(str(run_dir))) >= 0:
             self.past_runs.setCurrentIndex(i)
+        self._settings_from(cfg)
         self._load_run_grids(run_dir)
         return True
+
+    def _settings_from(self, cfg) -> None:
+        """Put an opened run's settings in the form, so Start trains it again (or a variation of it)."""
+        def number(value, default):
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return default
+
+        opts, extra = dict(cfg.model_options or {}), dict(cfg.extra or {})
+        if (i := self.model_choice.findData(cfg.model)) >= 0:
+            self.model_choice.setCurrentIndex(i)
+        if (i := self.data_choice.findData(cfg.data)) >= 0:
+            self.data_choice.setCurrentIndex(i)
+            if "class" in extra and (j := self.class_choice.findData(int(number(extra["class"], -1)))) >= 0:
+                self.class_choice.setCurrentIndex(j)
+        self.epochs.setValue(int(cfg.epochs))
+        self.batch_size.setValue(int(cfg.batch_size))
+        self.lr.setValue(number(cfg.lr, self.lr.value()))
+        betas = extra.get("betas")
+        if isinstance(betas, (list, tuple)) and betas:
+            self.beta1.setValue(number(betas[0], self.beta1.value()))
+        self.smoothing.setValue(number(cfg.label_smoothing, 0.0))
+        self.latent.setValue(int(number(opts.get("latent_dim"), self.latent.value())))
+        if "g_width" in opts:
+            self.net_width.setValue(int(number(opts["g_width"], self.net_width.value())))
+        self.use_score.setChecked(extra.get("score", True) is not False)
+        self.score_every.setValue(int(number(extra.get("score_every"), self.score_every.value())))
+        self.score_samples.setValue(int(number(extra.get("score_samples"), self.score_samples.value())))
 
     def _load_run_grids(self, run_dir: Path) -> None:
         def job():
