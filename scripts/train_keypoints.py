@@ -43,7 +43,7 @@ RECIPES = {
     "kp-cnn4": dict(image_size=64, epochs=60, batch_size=32, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
                     schedule="onecycle", model_options={"dropout": 0.05}, augment=LIGHT_AUGMENT,
                     channels_last=True),
-    "kp-resnet18": dict(image_size=96, epochs=40, batch_size=32, optimizer="adamw", lr=2e-3, weight_decay=1e-4,
+    "kp-resnet18": dict(image_size=96, epochs=50, batch_size=32, optimizer="adamw", lr=2e-3, weight_decay=1e-4,
                         schedule="onecycle", model_options={"pretrained": True, "dropout": 0.0},
                         augment=RESNET_AUGMENT),
 }
