@@ -684,11 +684,7 @@ class GanTab(QWidget):
         self.curves.clear()
         self.histogram.set_counts([], [])
         self.score_label.setText("")
-        self.grids.clear()
-        self.grid_view.set_image(None)
-        self.epoch_slider.setRange(0, 0)
-        self.epoch_slider.setEnabled(False)
-        self.epoch_label.setText("no epoch yet")
+        self._clear_grids("no epoch yet")
         self.run_dir = None
         self.last_result = None
         self._failed_event = None
@@ -800,6 +796,13 @@ class GanTab(QWidget):
                    "one class is drawn far more than others (possible mode collapse)")
         self.score_label.setText(f"Epoch {epoch}: Fréchet distance {score['fd']:.2f} on {score['n']:,} samples. "
                                  f"Largest class share {share:.0f}% (fair share {fair:.0f}%): {verdict}.")
+
+    def _clear_grids(self, label: str) -> None:
+        self.grids.clear()
+        self.grid_view.set_image(None)
+        self.epoch_slider.setRange(0, 0)
+        self.epoch_slider.setEnabled(False)
+        self.epoch_label.setText(label)
 
     def _add_grid(self, epoch: int, image: np.ndarray) -> None:
         follow = not self.grids or self.epoch_slider.value() == max(self.grids)
@@ -921,11 +924,7 @@ class GanTab(QWidget):
                                      f" Best {best['fd']:.2f} at epoch {int(best['epoch'])}.")
         else:
             self.score_label.setText("This run has no scores (scoring was off, or it stopped before the first one).")
-        self.grids.clear()
-        self.grid_view.set_image(None)
-        self.epoch_slider.setRange(0, 0)
-        self.epoch_slider.setEnabled(False)
-        self.epoch_label.setText("loading…")
+        self._clear_grids("loading…")
         self.run_dir = run_dir
         self.last_result = None
         self._epochs = cfg.epochs
