@@ -40,7 +40,7 @@ from app.engine.config import TrainConfig
 from app.engine.events import Event
 from app.engine.optim import build_optimizer
 from app.engine.task import Task
-from app.engine.threads import one_intra_op_thread  # noqa: F401 (re-exported for callers)
+from app.engine.threads import one_intra_op_thread
 from app.engine.trainer import Control, Trainer
 from app.errors import UserError
 

@@ -75,6 +75,45 @@ def make_strip(images: torch.Tensor | np.ndarray, padding: int = 2) -> np.ndarra
     return make_grid(x, nrow=int(x.shape[0]), padding=padding)
 
 
+def grid_path(run_dir: str | Path, epoch: int) -> Path:
+    """Where a GAN run keeps the fixed-noise grid of an epoch."""
+    return Path(run_dir) / "samples" / f"epoch_{epoch:03d}.png"
+
+
+def score_path(run_dir: str | Path, epoch: int) -> Path:
+    """Where a GAN run keeps the score (FD and class histogram) of an epoch."""
+    return Path(run_dir) / "samples" / f"score_{epoch:03d}.json"
+
+
+def read_run_grids(run_dir: str | Path) -> dict[int, np.ndarray]:
+    """The fixed-noise grids a GAN run saved, by epoch (uint8, grey HxW or RGB HxWx3); a half-written or
+    foreign file is skipped."""
+    from PIL import Image
+
+    grids = {}
+    for f in sorted((Path(run_dir) / "samples").glob("epoch_*.png")):
+        try:
+            epoch = int(f.stem.split("_", 1)[1])
+            with Image.open(f) as im:
+                grids[epoch] = np.asarray(im.convert("L" if im.mode in ("L", "I", "I;16") else "RGB"))
+        except (ValueError, OSError):
+            continue
+    return grids
+
+
+def read_run_score(run_dir: str | Path, epoch: int) -> dict | None:
+    """The score a GAN run saved for an epoch (fd, histogram, classes, n, max_share), or None."""
+    try:
+        score = json.loads(score_path(run_dir, epoch).read_text(encoding="utf-8"))
+        hist, classes = [int(v) for v in score["histogram"]], [str(c) for c in score["classes"]]
+        if len(hist) != len(classes):
+            return None
+        return {"fd": float(score["fd"]), "histogram": hist, "classes": classes, "n": int(score["n"]),
+                "max_share": float(score["max_share"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> Path:
     """Write a uint8 (H, W) or (H, W, 3) picture as PNG (atomically), optionally enlarged ``scale`` times."""
     import io
@@ -305,8 +344,7 @@ class GanTask(Task):
             if trainer.run is not None and trainer.is_main:   # the histogram, for the GAN tab's past-run view
                 from app.engine.checkpoint import atomic_write_text
 
-                atomic_write_text(trainer.run.path / "samples" / f"score_{epoch:03d}.json",
-                                  json.dumps({"epoch": epoch, **res.to_dict()}))
+                atomic_write_text(score_path(trainer.run.path, epoch), json.dumps({"epoch": epoch, **res.to_dict()}))
             trainer.log(f"epoch {epoch}: FD {res.fd:.4g} on {res.n} samples, class histogram {res.histogram}")
         return metrics, details
 
@@ -315,7 +353,7 @@ class GanTask(Task):
             return []
         path = None
         if trainer.run is not None:
-            path = trainer.run.path / "samples" / f"epoch_{epoch:03d}.png"
+            path = grid_path(trainer.run.path, epoch)
             save_png(self._grid, path)
         return [Samples(epoch, "gan-grid", self._grid, str(path) if path else None)]
 
@@ -470,4 +508,5 @@ def export_generator(source: str | Path, target: str | Path, **extra_meta: Any) 
 
 
 __all__ = ["GanTask", "LoadedGenerator", "export_generator", "gan_config", "gan_task_factory", "interpolate_latents",
-           "load_generator", "make_grid", "make_strip", "resolve_class", "sample_latents", "save_png"]
+           "load_generator", "make_grid", "make_strip", "resolve_class", "sample_latents", "save_png",
+           "grid_path", "score_path", "read_run_grids", "read_run_score"]

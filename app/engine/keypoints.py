@@ -21,6 +21,7 @@ the 68-point layout), averaged over faces (a fraction: 0.045 = 4.5%).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -166,7 +167,7 @@ class KeypointTask(Task):
         self.epochs = int(epochs)
         self.augment = KeypointAugment() if augment is True else (augment or None)
         if self.augment is not None and dataset.flip_permutation == list(range(dataset.num_points)):
-            self.augment = KeypointAugment(**{**self.augment.__dict__, "flip": 0.0})  # no mirror pairs known
+            self.augment = dataclasses.replace(self.augment, flip=0.0)  # no mirror pairs known
         masked_loss(torch.zeros(1), torch.zeros(1), loss)     # unknown loss names fail before training
         self.loss_kind, self.beta = loss, float(beta)
         self.eval_batch_size = int(eval_batch_size)
@@ -197,12 +198,8 @@ class KeypointTask(Task):
         self.perm = list(ds.flip_permutation)
         self.n_batches = max(1, len(ds.train) // self.batch_size) if len(ds.train) >= self.batch_size else 1
         self.optimizer = build_optimizer(self.net.parameters(), **self.opt_args)
-        sched = dict(self.sched_args)
-        if sched["name"] == "onecycle" and self.epochs * self.n_batches < 8:
-            # a one-cycle schedule needs a few steps to warm up and anneal; a tiny run anneals only
-            sched["name"] = "cosine"
-            trainer.log("Too few steps for the one-cycle schedule; using cosine decay instead.")
-        self.scheduler = build_scheduler(self.optimizer, epochs=self.epochs, steps_per_epoch=self.n_batches, **sched)
+        self.scheduler = build_scheduler(self.optimizer, epochs=self.epochs, steps_per_epoch=self.n_batches,
+                                         **self.sched_args)
         self._last_pred: Optional[torch.Tensor] = None
 
     def modules(self):
@@ -318,7 +315,7 @@ def augment_from_settings(settings: Optional[dict]) -> KeypointAugment:
     if not isinstance(settings, dict):
         raise UserError(f"extra.augment must be a dictionary of augmentation settings, not {settings!r}.")
     base = KeypointAugment()
-    known = set(base.__dict__)
+    known = {f.name for f in dataclasses.fields(base)}
     unknown = sorted(set(settings) - known)
     if unknown:
         raise UserError(f"Unknown keypoint augmentation setting(s) {', '.join(unknown)}; "

@@ -877,6 +877,7 @@ class GanTab(QWidget):
         """Show a finished (or stopped) GAN run: its loss and D curves, its scores, and the fixed-noise
         grid of every epoch on the epoch slider. The grids are read in the background."""
         from app.engine.config import TrainConfig
+        from app.engine.gan import read_run_score
         from app.engine.runs import read_metrics
 
         if self.runner.is_running():
@@ -911,7 +912,7 @@ class GanTab(QWidget):
         if scored:
             last = scored[-1]
             best = min(scored, key=lambda r: r["fd"])
-            score = _read_score(run_dir / "samples" / f"score_{int(last['epoch']):03d}.json")
+            score = read_run_score(run_dir, int(last["epoch"]))
             if score is not None:
                 self._show_score(int(last["epoch"]), score)
             else:            # a run made before the histogram was saved: the numbers of metrics.csv
@@ -973,18 +974,7 @@ class GanTab(QWidget):
         self.score_samples.setValue(int(number(extra.get("score_samples"), self.score_samples.value())))
 
     def _load_run_grids(self, run_dir: Path) -> None:
-        def job():
-            from PIL import Image
-
-            grids = {}
-            for f in sorted((run_dir / "samples").glob("epoch_*.png")):
-                try:
-                    epoch = int(f.stem.split("_", 1)[1])
-                    with Image.open(f) as im:
-                        grids[epoch] = np.asarray(im.convert("L" if im.mode in ("L", "I", "I;16") else "RGB"))
-                except (ValueError, OSError):
-                    continue      # a half-written or foreign file: skip it, show the rest
-            return grids
+        from app.engine.gan import read_run_grids
 
         def done(grids, error):
             if self.run_dir != run_dir or self.runner.is_running():
@@ -995,7 +985,7 @@ class GanTab(QWidget):
             for epoch in sorted(grids):
                 self._add_grid(epoch, grids[epoch])
 
-        self.jobs.run(job, done)
+        self.jobs.run(lambda: read_run_grids(run_dir), done)
 
     def _trained_checkpoint(self) -> Path | None:
         if self.run_dir is None:
@@ -1458,21 +1448,6 @@ class GanTab(QWidget):
         if self.runner.is_running():
             self.runner.shutdown()
         self.jobs.wait(5.0)
-
-
-def _read_score(path: Path) -> dict | None:
-    """A score file the GAN task saved (fd, histogram, classes, n, max_share), or None."""
-    import json
-
-    try:
-        score = json.loads(path.read_text(encoding="utf-8"))
-        hist, classes = [int(v) for v in score["histogram"]], [str(c) for c in score["classes"]]
-        if len(hist) != len(classes):
-            return None
-        return {"fd": float(score["fd"]), "histogram": hist, "classes": classes, "n": int(score["n"]),
-                "max_share": float(score["max_share"])}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _hms(seconds: float) -> str:

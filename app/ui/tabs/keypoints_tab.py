@@ -20,6 +20,7 @@ from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
+from app.engine.threads import intra_op_threads
 from app.errors import UserError
 from app.ui.state import AppState
 from app.vision import FaceDetector, KeypointPipeline, LatestFrameReader, keypoint_model_choices, list_cameras
@@ -203,8 +204,6 @@ class LiveWorker(QThread):
             self._recorder = _Recorder(Path(req[1]), fps)
 
     def _run(self) -> None:
-        from app.engine.threads import intra_op_threads
-
         with intra_op_threads(self.threads):    # this thread's model runs only; other tabs keep their threads
             self._live()
 
