@@ -203,7 +203,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         root = json.loads((Path(args.checkpoint) / "config.json").read_text()).get("data_root")
     ds = load_dataset(data, root, size=clf.input_shape[1] if data == "folder" else None)
     if ds.input_shape != clf.input_shape:
-        from app.errors import UserError
+        from app.core.errors import UserError
         raise UserError(f"The model expects images of shape {'x'.join(map(str, clf.input_shape))} but "
                         f"{data} has {'x'.join(map(str, ds.input_shape))}.")
     res = evaluate_classifier(clf, ds.test.images, ds.test.labels)
@@ -245,7 +245,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from app.engine.predict import load_classifier, resolve_checkpoint
-    from app.errors import UserError
+    from app.core.errors import UserError
     from app.models.export import export_onnx, export_torchscript
 
     if not args.onnx and not args.torchscript:
@@ -318,7 +318,7 @@ def _load_command_groups() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from app.errors import UserError
+    from app.core.errors import UserError
 
     argv = sys.argv[1:] if argv is None else argv
     if not argv:

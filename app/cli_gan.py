@@ -21,8 +21,8 @@ def _checkpoint_path(text: str) -> Path:
     p = Path(text).expanduser()
     if p.exists():
         return p
-    from app.errors import CheckpointError
-    from app.weights import list_weights, verified_weight_path
+    from app.core.errors import CheckpointError
+    from app.core.weights import list_weights, verified_weight_path
 
     if text in list_weights():
         return verified_weight_path(text)
@@ -40,7 +40,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         cfg, resume_from = resume_config(args.resume, epochs=args.epochs)
         if cfg.task != "gan":
-            from app.errors import UserError
+            from app.core.errors import UserError
             raise UserError(f"{args.resume} is not a GAN run (it is a '{cfg.task}' run).")
         out = args.resume
     else:
@@ -48,7 +48,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             base = TrainConfig.load(args.config)
         else:
             if not args.data:
-                from app.errors import UserError
+                from app.core.errors import UserError
                 raise UserError("Say which data set to train on: --data mnist, fashion-mnist, cifar10, "
                                 "fashion-mnist-sample or folder.")
             base = gan_config(args.data)
@@ -88,7 +88,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     import math
 
     from app.engine.gan import load_generator, make_grid, make_strip, save_png
-    from app.errors import UserError
+    from app.core.errors import UserError
 
     if not 1 <= args.n <= 4096:
         raise UserError("--n must be between 1 and 4096.")
@@ -119,7 +119,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from app.data import load_dataset
     from app.engine.fid import GanScorer, find_score_classifier, real_floor
     from app.engine.gan import SCORE_SEED, load_generator, resolve_class
-    from app.errors import UserError
+    from app.core.errors import UserError
 
     gen = load_generator(_checkpoint_path(args.checkpoint), device=args.device or "cpu")
     data = args.data or gen.meta.get("data")

@@ -28,7 +28,7 @@ EXTENSION_MODULES = ("app.cli_vision", "app.vision.cli")
 
 def _keypoint_config(args: argparse.Namespace):
     from app.engine.config import TrainConfig
-    from app.errors import UserError
+    from app.core.errors import UserError
     from app.models import get_model_info
 
     info = get_model_info(args.model)
@@ -56,7 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         out = args.resume
     else:
         if not args.data or not args.model:
-            from app.errors import UserError
+            from app.core.errors import UserError
             raise UserError("Say which data and model to train: --data PATH --model kp-resnet18 (or kp-cnn4).")
         cfg = _keypoint_config(args)
         out = args.out
@@ -72,7 +72,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from app.data.keypoints import load_keypoints
     from app.engine.keypoints import evaluate_keypoint_model, load_keypoint_model
-    from app.errors import UserError
+    from app.core.errors import UserError
 
     kp = load_keypoint_model(args.checkpoint, device=args.device or "cpu")
     ds = load_keypoints(args.data, size=kp.input_size, seed=args.seed)

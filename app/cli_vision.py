@@ -24,7 +24,7 @@ def cmd_keypoints_video(args: argparse.Namespace) -> int:
     import cv2
     import torch
 
-    from app.errors import UserError
+    from app.core.errors import UserError
     from app.vision import FaceDetector, KeypointPipeline, open_source, resolve_model
     from app.vision.overlay import draw_text_lines
 

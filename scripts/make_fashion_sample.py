@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.data.builtin import FASHION_CLASSES, load_builtin  # noqa: E402
-from app.paths import resources_dir  # noqa: E402
+from app.core.paths import resources_dir  # noqa: E402
 
 SEED = 20171128   # Fashion-MNIST's release date
 TRAIN_PER_CLASS = 1000

@@ -32,7 +32,7 @@ from app.engine.checkpoint import FORMAT, load_checkpoint, save_checkpoint  # no
 from app.engine.config import TrainConfig  # noqa: E402
 from app.engine.predict import evaluate_classifier, load_classifier  # noqa: E402
 from app.engine.runs import new_run_dir  # noqa: E402
-from app.weights import register_weight, weights_dir  # noqa: E402
+from app.core.weights import register_weight, weights_dir  # noqa: E402
 
 
 def export_weights(best: Path, target: Path) -> None:

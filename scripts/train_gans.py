@@ -36,7 +36,7 @@ from app.engine.fid import GanScorer, find_score_classifier, real_floor  # noqa:
 from app.engine.gan import SCORE_SEED, export_generator, gan_config, load_generator  # noqa: E402
 from app.engine.runs import new_run_dir  # noqa: E402
 from app.models import build_model  # noqa: E402
-from app.weights import register_weight, weight_entry, weights_dir  # noqa: E402
+from app.core.weights import register_weight, weight_entry, weights_dir  # noqa: E402
 
 
 def train_one(args, data: str, command: str) -> dict:

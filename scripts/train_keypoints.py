@@ -10,7 +10,7 @@ Training goes through the shared engine (``app.engine.build.make_trainer``, task
 The settings of each model are fixed below (``RECIPES``) and the seed is fixed, so a run is
 reproducible on the same machine. The weights are stored as fp16 (half the size; the predictor loads
 them into fp32), then scored again through ``load_keypoint_model`` on test.npz, and registered with
-``app.weights.register_weight`` (data, epochs, seed, test NME and RMSE, ImageNet or scratch start,
+``app.core.weights.register_weight`` (data, epochs, seed, test NME and RMSE, ImageNet or scratch start,
 the command and the sha256).
 """
 from __future__ import annotations
@@ -82,7 +82,7 @@ def ship(best: Path, name: str, *, command: str, epochs: int, seed: int, data: P
     from app.data.keypoints import load_keypoints
     from app.engine.checkpoint import load_checkpoint, save_checkpoint
     from app.engine.keypoints import evaluate_keypoint_model, load_keypoint_model
-    from app.weights import register_weight, weights_dir
+    from app.core.weights import register_weight, weights_dir
 
     ckpt = load_checkpoint(best)
     meta = dict(ckpt["meta"])

@@ -27,7 +27,7 @@ from app.data import folder as folder_mod
 from app.data.folder import clear_cache, load_folder
 from app.data.idx import write_idx
 from app.data.keypoints import load_keypoints
-from app.errors import DataError, UserError
+from app.core.errors import DataError, UserError
 
 from helpers import separable_images
 

@@ -16,7 +16,7 @@ from app.engine.build import build_task
 from app.engine.config import TrainConfig
 from app.engine.events import BatchEnd, EpochEnd, Failed, Finished
 from app.engine.trainer import Control
-from app.errors import UserError
+from app.core.errors import UserError
 
 
 def last_epoch(events) -> EpochEnd:

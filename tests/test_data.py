@@ -23,7 +23,7 @@ from app.data import (Augment, Cancelled, DeviceLoader, ImageDataset, ImageSplit
                       load_builtin, load_dataset, load_folder, load_sample, read_idx, subset_class,
                       write_idx)
 from app.data.builtin import DatasetNotFound
-from app.errors import DataError, OfflineError
+from app.core.errors import DataError, OfflineError
 
 
 @pytest.fixture(autouse=True)

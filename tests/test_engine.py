@@ -13,7 +13,7 @@ from app.engine.config import TrainConfig
 from app.engine.events import BatchEnd, EpochEnd, Failed, Finished, RunStarted
 from app.engine.runs import list_runs, read_metrics
 from app.engine.trainer import Control, Trainer
-from app.errors import CheckpointError, UserError
+from app.core.errors import CheckpointError, UserError
 
 from helpers import tiny_dataset
 

@@ -32,7 +32,7 @@ from app.engine.config import TrainConfig
 from app.engine.events import EpochEnd, Failed
 from app.engine.runs import RunFolder, read_metrics
 from app.engine.trainer import Trainer
-from app.errors import CheckpointError, DataError, ModelError, UserError
+from app.core.errors import CheckpointError, DataError, ModelError, UserError
 
 from helpers import tiny_dataset, write_mnist_root
 
@@ -307,7 +307,7 @@ def test_out_of_memory_keeps_the_checkpoint_and_frees_the_failed_step(tmp_path):
 def test_shipped_weights_are_checked_against_the_manifest(tmp_path, monkeypatch):
     from app.engine.keypoints import load_keypoint_model
     from app.models import build_model
-    from app.weights import register_weight, verified_weight_path
+    from app.core.weights import register_weight, verified_weight_path
 
     wdir = tmp_path / "weights"
     wdir.mkdir()
@@ -337,7 +337,7 @@ def test_shipped_weights_are_checked_against_the_manifest(tmp_path, monkeypatch)
 
 
 def test_the_weights_that_ship_match_their_manifest():
-    from app.weights import list_weights, verified_weight_path, weights_dir
+    from app.core.weights import list_weights, verified_weight_path, weights_dir
 
     entries = list_weights()
     if not entries:

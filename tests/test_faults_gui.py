@@ -277,7 +277,7 @@ def test_a_new_training_cannot_start_while_the_last_result_is_on_its_way(qtbot):
     in wait() and Qt aborted the process ('QThread: Destroyed while thread is still running')."""
     from app.engine.build import make_trainer
     from app.engine.config import TrainConfig
-    from app.errors import UserError
+    from app.core.errors import UserError
     from app.ui.worker import TrainingRunner
 
     ds = tiny_dataset()

@@ -16,7 +16,7 @@ from app.engine.trainer import Trainer
 from app.engine.fid import GanScorer, feature_stats, frechet_distance, frechet_from_stats
 from app.engine.gan import (GanTask, gan_config, interpolate_latents, load_generator, make_grid, make_strip,
                             sample_latents)
-from app.errors import CheckpointError, ModelError, UserError
+from app.core.errors import CheckpointError, ModelError, UserError
 from app.models import build_model, list_models
 from helpers import tiny_dataset, write_mnist_root
 

@@ -12,7 +12,7 @@ from app.data.keypoints import (IBUG68_FLIP, KAGGLE15_NAMES, KeypointAugment, fl
                                 from_unit, load_keypoints, to_unit)
 from app.engine.checkpoint import save_checkpoint
 from app.engine.keypoints import (face_box_to_crop, keypoint_metrics, load_keypoint_model, masked_loss)
-from app.errors import CheckpointError, DataError, UserError
+from app.core.errors import CheckpointError, DataError, UserError
 
 
 @pytest.fixture(autouse=True)

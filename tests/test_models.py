@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import app.models as models
-from app.errors import ModelError, OfflineError
+from app.core.errors import ModelError, OfflineError
 from app.models import (
     build_model,
     count_parameters,

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog
 import app.ui.tabs.data_tab as data_tab_module
 from app.data import Cancelled
 from app.data import builtin as builtin_module
-from app.errors import OfflineError
+from app.core.errors import OfflineError
 from app.ui.state import AppState
 from app.ui.tabs.data_tab import DataTab
 from helpers import write_mnist_root

@@ -11,7 +11,7 @@ from PySide6.QtCore import QSettings, Qt
 from app.engine.checkpoint import FORMAT, save_checkpoint
 from app.models import build_model
 from app.ui.state import AppState
-from app.weights import register_weight
+from app.core.weights import register_weight
 from helpers import tiny_dataset
 
 

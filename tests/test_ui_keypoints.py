@@ -130,7 +130,7 @@ def test_no_model_gives_a_message(qtbot, tmp_path, monkeypatch):
 
 
 def test_the_better_shipped_model_is_selected_first(qtbot, tmp_path, monkeypatch):
-    from app.weights import register_weight
+    from app.core.weights import register_weight
 
     wdir = tmp_path / "weights"
     wdir.mkdir()

@@ -6,7 +6,7 @@ import json
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
-from app.errors import OfflineError
+from app.core.errors import OfflineError
 from app.models import build_model, summarize
 from app.ui.state import AppState
 from app.ui.tabs import model_tab as model_tab_module

@@ -10,7 +10,7 @@ import pytest
 from vision_helpers import (FakeCapture, StandInDetector, StandInPredictor, face_frame, face_video, template68,
                             write_video)
 
-from app.errors import UserError
+from app.core.errors import UserError
 from app.vision import faces as F
 from app.vision.overlay import draw_faces
 from app.vision.pipeline import KeypointPipeline

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from app.errors import DataError
-from app.paths import default_data_root
+from app.core.errors import DataError
+from app.core.paths import default_data_root
 
 from .base import ImageDataset, ImageSplit
 from .batches import Augment, DeviceLoader, default_augment, subset_class

@@ -14,7 +14,7 @@ from typing import Iterator, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from app.errors import DataError
+from app.core.errors import DataError
 
 from .base import ImageDataset, ImageSplit
 

@@ -23,8 +23,8 @@ from urllib.error import URLError
 import numpy as np
 import torch
 
-from app.errors import DataError, OfflineError
-from app.paths import default_data_root
+from app.core.errors import DataError, OfflineError
+from app.core.paths import default_data_root
 
 from .base import ImageDataset, ImageSplit
 from .common import CancelFn, Progress, ProgressFn, channel_stats

@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from app.errors import DataError
+from app.core.errors import DataError
 
 from .base import ImageSplit
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.errors import DataError
+from app.core.errors import DataError
 
 from .base import ImageDataset, ImageSplit
 from .common import CancelFn, Progress, ProgressFn, channel_stats, parse_size

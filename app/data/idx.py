@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.errors import DataError
+from app.core.errors import DataError
 
 # IDX type byte -> big-endian numpy dtype
 _TYPES: dict[int, np.dtype] = {

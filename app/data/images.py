@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from app.errors import DataError
+from app.core.errors import DataError
 
 
 def open_image(path: str | Path) -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from app.errors import DataError
+from app.core.errors import DataError
 
 ProgressFn = Optional[Callable[[int, int], None]]
 

@@ -6,8 +6,8 @@ import zipfile
 import numpy as np
 import torch
 
-from app.errors import DataError
-from app.paths import resources_dir
+from app.core.errors import DataError
+from app.core.paths import resources_dir
 
 from .base import ImageDataset, ImageSplit
 from .common import channel_stats

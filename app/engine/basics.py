@@ -42,7 +42,7 @@ from app.engine.optim import build_optimizer
 from app.engine.task import Task
 from app.engine.threads import one_intra_op_thread
 from app.engine.trainer import Control, Trainer
-from app.errors import UserError
+from app.core.errors import UserError
 
 EXPERIMENTS = {"line": "Fit a line", "sine": "Fit a sine", "spiral": "Classify a spiral"}
 METHODS = {"hand": "Gradients by hand", "autograd": "Autograd", "nn": "nn.Linear + optimizer"}

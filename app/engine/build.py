@@ -10,7 +10,7 @@ from app.engine.events import Event, Finished
 from app.engine.runs import new_run_dir
 from app.engine.task import Task
 from app.engine.trainer import Control, Trainer
-from app.errors import ModelError, UserError
+from app.core.errors import ModelError, UserError
 
 # task name -> factory(config, dataset_or_None, progress) -> Task ; other tasks register themselves
 TASKS: dict[str, Callable[..., Task]] = {}

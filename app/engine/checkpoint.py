@@ -18,47 +18,10 @@ from typing import Any
 
 import torch
 
-from app.errors import CheckpointError, UserError
+from app.core.errors import CheckpointError, DiskFullError, UserError
+from app.core.files import atomic_write_bytes, atomic_write_text, sha256_file
 
 FORMAT = "visiondesk-checkpoint-1"
-
-
-class DiskFullError(UserError):
-    """Saving failed because the disk is full; the previous file is intact."""
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        _remove_quietly(tmp)
-        if exc.errno == errno.ENOSPC:
-            raise DiskFullError(
-                f"The disk is full: could not save {path.name} in {path.parent}. The previous file is "
-                f"unchanged. Free some space and resume the run."
-            ) from exc
-        raise
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _remove_quietly(p: str) -> None:
-    try:
-        os.unlink(p)
-    except OSError:
-        pass
 
 
 def save_checkpoint(obj: dict[str, Any], path: str | os.PathLike) -> None:
@@ -96,11 +59,3 @@ def state_dict_from(obj: dict[str, Any]) -> dict[str, torch.Tensor]:
     if all(isinstance(v, torch.Tensor) for v in obj.values()):
         return obj
     raise CheckpointError("The file holds no model weights.")
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -43,7 +43,7 @@ class ClassificationTask(Task):
     def setup(self, trainer) -> None:
         ds = self.dataset
         if len(ds.train) == 0 or len(ds.test) == 0:
-            from app.errors import DataError
+            from app.core.errors import DataError
             raise DataError("The data set needs images in both the training and the test split.")
         net = build_model(self.model_name, ds.channels, ds.size, ds.num_classes, **self.model_options)
         self.net = net.to(trainer.device)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from app.errors import UserError
+from app.core.errors import UserError
 
 
 def cuda_available() -> bool:

@@ -21,7 +21,7 @@ from typing import Callable
 
 import torch
 
-from app.errors import CheckpointError
+from app.core.errors import CheckpointError
 
 DEFAULT_SAMPLES = 10_000
 
@@ -188,7 +188,7 @@ def find_score_classifier(data: str, explicit: str | Path | None = None, device=
         return load_classifier(explicit, device=device)
     name = shipped_classifier_name(data)
     try:
-        from app.weights import verified_weight_path
+        from app.core.weights import verified_weight_path
 
         path = verified_weight_path(name)
     except CheckpointError as exc:

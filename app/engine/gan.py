@@ -42,7 +42,7 @@ from app.engine.events import Samples
 from app.engine.fid import DEFAULT_SAMPLES, GanScorer, ScoreResult, find_score_classifier, images_from_tanh
 from app.engine.optim import build_optimizer
 from app.engine.task import Task
-from app.errors import CheckpointError, DataError, UserError
+from app.core.errors import CheckpointError, DataError, UserError
 
 GRID_SAMPLES = 64
 NOISE_SEED = 1234
@@ -120,7 +120,7 @@ def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> Path:
 
     from PIL import Image
 
-    from app.engine.checkpoint import atomic_write_bytes
+    from app.core.files import atomic_write_bytes
 
     path = Path(path)
     img = Image.fromarray(np.ascontiguousarray(image))
@@ -342,7 +342,7 @@ class GanTask(Task):
             metrics["class_max_share"] = res.max_share
             details["score"] = res.to_dict()
             if trainer.run is not None and trainer.is_main:   # the histogram, for the GAN tab's past-run view
-                from app.engine.checkpoint import atomic_write_text
+                from app.core.files import atomic_write_text
 
                 atomic_write_text(score_path(trainer.run.path, epoch), json.dumps({"epoch": epoch, **res.to_dict()}))
             trainer.log(f"epoch {epoch}: FD {res.fd:.4g} on {res.n} samples, class histogram {res.histogram}")

@@ -37,7 +37,7 @@ from app.engine.events import Samples
 from app.engine.distributed import unwrap
 from app.engine.optim import build_optimizer, build_scheduler
 from app.engine.task import Task
-from app.errors import CheckpointError, DataError, UserError
+from app.core.errors import CheckpointError, DataError, UserError
 
 SAMPLE_COUNT = 16
 
@@ -140,7 +140,7 @@ def _save_png(image: np.ndarray, path: Path) -> None:
 
     from PIL import Image
 
-    from app.engine.checkpoint import atomic_write_bytes
+    from app.core.files import atomic_write_bytes
 
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="PNG")
@@ -301,7 +301,7 @@ def load_data_for(cfg, progress=None) -> KeypointDataset:
 
     path = cfg.data_root or cfg.data
     if cfg.data_root is None and cfg.data in ("facial-keypoints", "keypoints"):
-        from app.paths import default_data_root
+        from app.core.paths import default_data_root
 
         path = str(Path(default_data_root()) / "facial-keypoints")
     return load_keypoints(path, size=cfg.image_size, seed=cfg.seed, progress=progress)
@@ -438,7 +438,7 @@ def _resolve(path_or_name: str | Path) -> Path:
         return resolve_checkpoint(p)
     name = str(path_or_name)
     if "/" not in name and "\\" not in name and not name.endswith(".pt"):
-        from app.weights import verified_weight_path
+        from app.core.weights import verified_weight_path
 
         return verified_weight_path(name)
     raise CheckpointError(f"There is no keypoint model file at {p}.")

@@ -6,7 +6,7 @@ from typing import Iterable
 
 import torch
 
-from app.errors import UserError
+from app.core.errors import UserError
 
 
 def build_optimizer(params: Iterable, name: str, lr: float, *, momentum: float = 0.9, nesterov: bool = False,

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from app.engine.checkpoint import FORMAT, load_checkpoint
-from app.errors import CheckpointError
+from app.core.errors import CheckpointError
 
 
 def resolve_checkpoint(path: str | Path) -> Path:

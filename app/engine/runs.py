@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from app.engine.checkpoint import atomic_write_text
+from app.core.files import atomic_write_text
 
 
 def app_home() -> Path:
     """VisionDesk's data folder: $VISIONDESK_HOME, else the platform's user data dir."""
-    from app.paths import home_dir
+    from app.core.paths import home_dir
 
     return home_dir()
 

@@ -30,7 +30,7 @@ from app.engine.events import (BatchEnd, Checkpointed, EpochEnd, EpochStart, Eva
                                Paused, RunStarted)
 from app.engine.runs import RunFolder
 from app.engine.task import Task
-from app.errors import CheckpointError, UserError
+from app.core.errors import CheckpointError, UserError
 
 Callback = Callable[[Event], None]
 

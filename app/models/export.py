@@ -25,7 +25,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from app.errors import ModelError
+from app.core.errors import ModelError
 
 RTOL = 1e-4
 ATOL = 1e-4

@@ -27,7 +27,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from app.errors import ModelError
+from app.core.errors import ModelError
 from app.models.registry import register
 
 GAN_DEFAULTS = {"optimizer": "adam", "lr": 2e-4, "batch_size": 128, "epochs": 10, "schedule": "none",

@@ -24,7 +24,7 @@ import torch
 import torchvision
 from torch import nn
 
-from app.errors import ModelError
+from app.core.errors import ModelError
 from app.models.registry import register
 
 

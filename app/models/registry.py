@@ -13,7 +13,7 @@ keypoint model ``num_classes`` is the number of outputs (2 x keypoints); a GAN m
 its own meaning.
 
 ``build_model`` checks the request against what the model registered (channels, smallest and
-largest image side, option names and types) and raises ``app.errors.ModelError`` with a message a
+largest image side, option names and types) and raises ``app.core.errors.ModelError`` with a message a
 person can act on; the builder itself may raise ``ModelError`` for model-specific limits.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from app.errors import ModelError
+from app.core.errors import ModelError
 
 # Suggested training settings; a model's ``defaults`` override single keys of this.
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {

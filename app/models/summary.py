@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from app.errors import ModelError
+from app.core.errors import ModelError
 
 
 @dataclass

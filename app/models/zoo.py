@@ -43,7 +43,7 @@ import torch
 import torchvision
 from torch import nn
 
-from app.errors import ModelError, OfflineError
+from app.core.errors import ModelError, OfflineError
 from app.models.registry import register
 
 

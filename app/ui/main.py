@@ -172,7 +172,7 @@ class GuiExceptionHook:
     def __call__(self, exc_type, exc, tb) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
             return self.previous(exc_type, exc, tb)
-        from app.errors import UserError
+        from app.core.errors import UserError
 
         details = "".join(traceback.format_exception(exc_type, exc, tb))
         summary = str(exc) if isinstance(exc, UserError) else f"{exc_type.__name__}: {exc}".splitlines()[0]
@@ -483,7 +483,7 @@ def run_gui(argv: list[str] | None = None) -> int:
 
 
 def load_style() -> str:
-    from app.paths import resources_dir
+    from app.core.paths import resources_dir
 
     path = resources_dir() / "style.qss"
     try:

@@ -16,7 +16,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Qt, Signa
 
 from app.engine.events import BatchEnd, Event, Failed, Finished
 from app.engine.trainer import Control, Trainer
-from app.errors import UserError
+from app.core.errors import UserError
 
 BuildFn = Callable[[list, Control], Trainer]
 

@@ -42,7 +42,7 @@ def _nme_of(entry: dict) -> float | None:
 
 def shipped_keypoint_models() -> list[ModelChoice]:
     """Shipped keypoint weights from weights/manifest.json, best (lowest test NME) first."""
-    from app.weights import list_weights
+    from app.core.weights import list_weights
 
     try:
         entries = list_weights(KEYPOINT_TASK)
@@ -81,7 +81,7 @@ def keypoint_model_choices(root: str | Path | None = None) -> list[ModelChoice]:
 
 def default_keypoint_model() -> str:
     """The name of the better shipped keypoint model (lowest test NME)."""
-    from app.errors import UserError
+    from app.core.errors import UserError
 
     shipped = shipped_keypoint_models()
     if not shipped:

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.errors import UserError
+from app.core.errors import UserError
 
 HAAR_FRONTAL_FACE = "haarcascade_frontalface_default.xml"
 

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
 
 from app.engine import basics as B
 from app.engine.events import BatchEnd, EpochEnd, Failed, Finished
-from app.errors import UserError
+from app.core.errors import UserError
 from app.ui.state import AppState
 from app.ui.widgets.curves import GrowingArray, style_plot
 from app.ui.widgets.throttle import RedrawThrottle

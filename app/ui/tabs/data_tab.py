@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.data import DATASETS, Cancelled, DatasetNotFound, ImageDataset, load_dataset
-from app.errors import OfflineError, UserError
-from app.paths import default_data_root
+from app.core.errors import OfflineError, UserError
+from app.core.paths import default_data_root
 from app.ui.state import AppState
 from app.ui.widgets.data_class_chart import ClassCountChart
 from app.ui.widgets.data_jobs import JobThread

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QSlider, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from app.engine.events import BatchEnd, EpochEnd, EpochStart, EvalStart, Failed, Finished, RunStarted, Samples
-from app.errors import UserError
+from app.core.errors import UserError
 from app.ui.state import AppState
 from app.ui.widgets.curves import GREY_TEXT, GrowingArray, style_plot
 from app.ui.widgets.images import to_qimage
@@ -1149,7 +1149,7 @@ class GanTab(QWidget):
             self.ends_label.setText("Generate samples first.")
 
     def _refresh_shipped(self) -> None:
-        from app.weights import list_weights
+        from app.core.weights import list_weights
 
         self.shipped_choice.clear()
         try:
@@ -1171,7 +1171,7 @@ class GanTab(QWidget):
         """Load shipped weights ``name`` after the checksum check; a clear message when missing/damaged."""
         if not name:
             return False
-        from app.weights import verified_weight_path
+        from app.core.weights import verified_weight_path
 
         try:
             path = verified_weight_path(name)
@@ -1211,7 +1211,7 @@ class GanTab(QWidget):
         source = "shipped weights" if shipped else str(path)
         extra = ""
         if shipped:
-            from app.weights import weight_entry
+            from app.core.weights import weight_entry
 
             entry = weight_entry(shipped)
             if isinstance(entry.get("fd"), (int, float)):

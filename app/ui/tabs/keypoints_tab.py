@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QPushButton, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from app.engine.threads import intra_op_threads
-from app.errors import UserError
+from app.core.errors import UserError
 from app.ui.state import AppState
 from app.vision import FaceDetector, KeypointPipeline, LatestFrameReader, keypoint_model_choices, list_cameras
 from app.vision.pipeline import live_torch_threads

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.data.base import ImageDataset
-from app.errors import UserError
+from app.core.errors import UserError
 from app.models import ModelInfo, build_model, download_pretrained, list_models, pretrained_available, summarize
 from app.models.summary import Summary
 from app.ui.state import AppState

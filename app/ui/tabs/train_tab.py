@@ -29,7 +29,7 @@ from app.engine.devices import cuda_available
 from app.engine.events import (BatchEnd, Checkpointed, EpochEnd, EpochStart, EvalStart, Failed, Finished,
                                RunStarted)
 from app.engine.runs import list_runs, read_metrics, runs_root
-from app.errors import UserError
+from app.core.errors import UserError
 from app.ui.state import AppState
 from app.ui.widgets.confusion import ConfusionMatrixView, PerClassBars, short
 from app.ui.widgets.curves import TrainingCurves

@@ -12,12 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from app.engine.checkpoint import atomic_write_text, sha256_file
-from app.errors import CheckpointError
+from app.core.files import atomic_write_text, sha256_file
+from app.core.errors import CheckpointError
 
 
 def weights_dir() -> Path:
-    from app import paths
+    from app.core import paths
 
     return Path(os.environ.get("VISIONDESK_WEIGHTS") or paths.weights_dir())
 

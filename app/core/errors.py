@@ -24,3 +24,7 @@ class CheckpointError(UserError):
 
 class OfflineError(DataError):
     """Something needs a download and the machine is offline."""
+
+
+class DiskFullError(UserError):
+    """Saving failed because the disk is full; the previous file is intact."""
