@@ -278,7 +278,7 @@ def test_a_new_training_cannot_start_while_the_last_result_is_on_its_way(qtbot):
     from app.engine.build import make_trainer
     from app.engine.config import TrainConfig
     from app.core.errors import UserError
-    from app.ui.worker import TrainingRunner
+    from app.ui.session import TrainingRunner
 
     ds = tiny_dataset()
     cfg = TrainConfig(data="tiny", model="softmax", epochs=500, batch_size=16, schedule="none", device="cpu",
@@ -293,7 +293,7 @@ def test_a_new_training_cannot_start_while_the_last_result_is_on_its_way(qtbot):
     runner.start(build)
     time.sleep(0.3)
     runner.stop()
-    assert runner._thread.wait(30000)          # the thread has ended; its result is not delivered yet
+    assert runner._worker._thread.wait(30000)  # the thread has ended; its result is not delivered yet
     assert runner.is_running() and results == []
     with pytest.raises(UserError, match="already running"):
         runner.start(build)

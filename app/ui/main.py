@@ -9,7 +9,6 @@ import logging
 import sys
 import threading
 import traceback
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt, QtMsgType, QTimer, Signal, Slot, qInstallMessageHandler
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QFileDia
                                QMessageBox, QPlainTextEdit, QTabWidget, QVBoxLayout, QWidget)
 
 from app.engine.runs import app_home, runs_root
+from app.ui.notify import app_logger, log_path, report_error, set_error_handler  # noqa: F401 (re-exported)
 from app.ui.state import AppState
 
 # (module, class, tab title), in the order the tabs appear. A module that does not exist yet is
@@ -31,9 +31,6 @@ TABS = [
     ("app.ui.tabs.basics_tab", "BasicsTab", "Basics"),
 ]
 
-log = logging.getLogger("visiondesk.app")
-
-
 def settings_path() -> Path:
     return app_home() / "settings.ini"
 
@@ -44,28 +41,6 @@ def make_settings() -> QSettings:
     path = settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     return QSettings(str(path), QSettings.Format.IniFormat)
-
-
-def log_path() -> Path:
-    return app_home() / "logs" / "app.log"
-
-
-def app_logger() -> logging.Logger:
-    """The application log (app_home()/logs/app.log), set up once per log file."""
-    path = log_path()
-    for h in log.handlers:
-        if isinstance(h, RotatingFileHandler) and Path(h.baseFilename) == path:
-            return log
-    for h in list(log.handlers):
-        log.removeHandler(h)
-        h.close()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    return log
 
 
 def load_tabs() -> list[tuple[str, type]]:
@@ -230,6 +205,7 @@ class GuiExceptionHook:
         threading.excepthook = self._thread_hook
         self.previous_qt_handler = qInstallMessageHandler(self._qt_message)
         GuiExceptionHook.active = self
+        self._previous_handler = set_error_handler(self.report)
 
     def uninstall(self) -> None:
         if sys.excepthook is self:
@@ -239,19 +215,7 @@ class GuiExceptionHook:
         if GuiExceptionHook.active is self:
             qInstallMessageHandler(self.previous_qt_handler)
             GuiExceptionHook.active = None
-
-
-def report_error(summary: str, details: str) -> None:
-    """An unexpected error that a worker caught (e.g. a training that failed with a bug): written to
-    the app log, and shown in the window's error dialog when the window's hook is installed."""
-    hook = GuiExceptionHook.active
-    if hook is not None:
-        hook.report(summary, details)
-        return
-    try:
-        app_logger().error("%s\n%s", summary, details)
-    except OSError:
-        pass
+            set_error_handler(getattr(self, '_previous_handler', None))
 
 
 class MainWindow(QMainWindow):

@@ -32,7 +32,7 @@ from app.core.errors import UserError
 from app.ui.state import AppState
 from app.ui.widgets.curves import GrowingArray, style_plot
 from app.ui.widgets.throttle import RedrawThrottle
-from app.ui.worker import TrainingRunner
+from app.ui.session import TrainingRunner
 
 BLUE = (31, 119, 180)
 ORANGE = (255, 127, 14)

@@ -322,7 +322,7 @@ class TrainPanel(QWidget):
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
-        from app.ui.worker import TrainingRunner
+        from app.ui.session import TrainingRunner
 
         self.state = state
         self.header = QToolButton()

@@ -186,7 +186,7 @@ class TrainTab(QWidget):
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
-        from app.ui.worker import TrainingRunner
+        from app.ui.session import TrainingRunner
 
         self.runner = TrainingRunner(self)
         self.runner.events.connect(self._on_events)

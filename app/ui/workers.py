@@ -1,0 +1,261 @@
+"""One way to run anything off the GUI thread: a ``Worker`` (a ``QObject`` moved to its own ``QThread``).
+
+Every background job of the GUI goes through this module: training (``app.ui.session``), loading a
+data set, building a model, predicting, exporting (``Jobs``), and the live camera loop (a long-running
+``Worker`` with ``latest_only``). The function that runs in the thread never touches a widget; it gets a
+``WorkerContext`` to send values and progress to the GUI thread and to see whether it was cancelled.
+
+The shape follows superqt's ``GeneratorWorker`` and Orange's ``ConcurrentWidgetMixin``: the GUI thread
+asks, the worker thread computes, and every result comes back through a queued signal. ``done`` is
+delivered once, after the thread has ended, so a new job started from ``on_done`` never races the old one.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, Signal, Slot
+
+from app.core.errors import UserError
+
+
+class Cancelled(Exception):
+    """Raised by ``WorkerContext.check()`` when the GUI cancelled the job."""
+
+
+class WorkerContext:
+    """What a background function receives: ``emit`` values, ``report`` progress, ``cancelled``."""
+
+    def __init__(self, inner: "_Inner", latest_only: bool):
+        self._inner = inner
+        self._latest_only = latest_only
+        self._lock = threading.Lock()
+        self._latest: Any = None
+        self._waiting = False
+        self.cancel_event = threading.Event()
+        self.dropped = 0                    # values replaced before the GUI took them (latest_only)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check(self) -> None:
+        """Raise ``Cancelled`` when the job was cancelled (call it between steps)."""
+        if self.cancel_event.is_set():
+            raise Cancelled()
+
+    def emit(self, value: Any) -> None:
+        """Send ``value`` to the GUI thread. With ``latest_only`` a value the GUI has not taken yet is
+        replaced by the newer one (a live view shows the newest frame, never a queue of stale ones)."""
+        if not self._latest_only:
+            self._inner.value.emit(value)
+            return
+        with self._lock:
+            if self._waiting:
+                self.dropped += 1
+            self._latest = value
+            post, self._waiting = not self._waiting, True
+        if post:
+            self._inner.ready.emit()
+
+    def take(self) -> Any:
+        """The newest value (GUI thread, ``latest_only``); None when it was already taken."""
+        with self._lock:
+            value, self._latest = self._latest, None
+            self._waiting = False
+        return value
+
+    def report(self, done: int, total: int) -> None:
+        self._inner.progress.emit(int(done), int(total))
+
+
+class _Inner(QObject):
+    """Lives in the worker thread; its signals cross to the GUI thread queued."""
+
+    value = Signal(object)
+    ready = Signal()
+    progress = Signal(int, int)
+    done = Signal(object, object)
+
+    def __init__(self, fn: Callable[[WorkerContext], Any]):
+        super().__init__()
+        self.fn = fn
+        self.ctx: WorkerContext | None = None
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result, error = self.fn(self.ctx), None
+        except BaseException as exc:   # every failure goes back to the GUI thread, which decides
+            result, error = None, exc
+        self.done.emit(result, error)
+
+
+def describe_error(exc: BaseException) -> tuple[str, str, bool]:
+    """(one-line summary, technical details, is it the person's mistake) of an exception."""
+    user = isinstance(exc, UserError)
+    summary = str(exc) if user else f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return summary, "".join(traceback.format_exception(exc)), user
+
+
+class Worker(QObject):
+    """Runs ``fn(ctx)`` once in its own ``QThread``.
+
+    Signals, all in the GUI thread: ``value(object)`` for each ``ctx.emit`` (or ``ready()`` with
+    ``latest_only``: then call ``take()``), ``progress(done, total)``, and ``finished(result, error)``
+    once the thread has ended (``error`` is the exception, or None).
+    """
+
+    value = Signal(object)
+    ready = Signal()
+    progress = Signal(int, int)
+    finished = Signal(object, object)
+
+    def __init__(self, fn: Callable[[WorkerContext], Any], *, name: str = "visiondesk-worker",
+                 latest_only: bool = False, parent: QObject | None = None):
+        super().__init__(parent)
+        self._fn = fn
+        self._name = name
+        self._latest_only = latest_only
+        self._thread: QThread | None = None
+        self._inner: _Inner | None = None
+        self.ctx: WorkerContext | None = None
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("this worker is already running")
+        thread = QThread()
+        thread.setObjectName(self._name)
+        inner = _Inner(self._fn)
+        self.ctx = inner.ctx = WorkerContext(inner, self._latest_only)
+        inner.moveToThread(thread)
+        thread.started.connect(inner.run)
+        inner.value.connect(self._on_value)
+        inner.ready.connect(self._on_ready)
+        inner.progress.connect(self._on_progress)
+        # quit from the worker thread itself (thread-safe): a queued quit would run only after _on_done,
+        # whose wait() would then block the GUI thread
+        inner.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        inner.done.connect(self._on_done)
+        thread.finished.connect(inner.deleteLater)
+        self._thread, self._inner = thread, inner
+        thread.start()
+
+    # -- GUI side ---------------------------------------------------------------------------------
+    def is_running(self) -> bool:
+        """True from ``start`` until ``finished`` was delivered."""
+        return self._thread is not None
+
+    def cancel(self) -> None:
+        if self.ctx is not None:
+            self.ctx.cancel_event.set()
+
+    def take(self) -> Any:
+        return self.ctx.take() if self.ctx is not None else None
+
+    def wait(self, msecs: int = 30000) -> bool:
+        """Block until the thread ends and deliver its result now (used when the window closes)."""
+        thread = self._thread
+        if thread is None:
+            return True
+        if not thread.wait(msecs):
+            return False
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+        return self._thread is None
+
+    @Slot(object)
+    def _on_value(self, v: Any) -> None:
+        self.value.emit(v)
+
+    @Slot()
+    def _on_ready(self) -> None:
+        self.ready.emit()
+
+    @Slot(int, int)
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.emit(done, total)
+
+    @Slot(object, object)
+    def _on_done(self, result: Any, error: Any) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.wait(5000)
+            thread.deleteLater()
+        self._thread = self._inner = None
+        self.result, self.error = result, error
+        self.finished.emit(result, error)
+
+
+class Jobs(QObject):
+    """Short background jobs of one tab (load a model, predict, export, sample), each in a ``Worker``.
+
+    ``run(fn, on_done)`` calls ``fn()`` off the GUI thread and then ``on_done(result, error)`` in the
+    GUI thread. With ``serial=True`` jobs run one after another in the order they were asked for (a
+    data set load must not overtake the previous one); ``fn`` then may take a ``report(done, total)``
+    argument (``progress=True``) whose calls reach ``on_progress(done, total)``.
+    """
+
+    def __init__(self, parent: QObject | None = None, serial: bool = False):
+        super().__init__(parent)
+        self.serial = serial
+        self._running: list[Worker] = []
+        self._queue: list[Worker] = []
+        self._closed = False
+
+    @property
+    def pending(self) -> int:
+        return len(self._running) + len(self._queue)
+
+    def is_busy(self) -> bool:
+        return self.pending > 0
+
+    def run(self, fn: Callable[..., Any], on_done: Callable[[Any, BaseException | None], None], *,
+            progress: bool = False, on_progress: Callable[[int, int], None] | None = None) -> Worker:
+        if self._closed:
+            raise RuntimeError("the jobs of this tab have been shut down")
+        worker = Worker((lambda ctx: fn(ctx.report)) if progress else (lambda ctx: fn()),
+                        name="visiondesk-job", parent=self)
+        if on_progress is not None:
+            worker.progress.connect(on_progress)
+
+        def finished(result, error, w=worker):
+            if w in self._running:
+                self._running.remove(w)
+            w.deleteLater()
+            self._next()
+            on_done(result, error)
+
+        worker.finished.connect(finished)
+        self._queue.append(worker)
+        self._next()
+        return worker
+
+    def _next(self) -> None:
+        while self._queue and not (self.serial and self._running):
+            w = self._queue.pop(0)
+            self._running.append(w)
+            w.start()
+
+    def wait(self, seconds: float = 10.0) -> bool:
+        """Wait for every job (queued ones included) and deliver their results; True when none is left."""
+        end = time.monotonic() + seconds
+        while self.pending and time.monotonic() < end:
+            for w in list(self._running):
+                w.wait(max(1, int(1000 * (end - time.monotonic()))))
+            QCoreApplication.processEvents()
+        return not self.pending
+
+    def shutdown(self, msecs: int = 60000) -> bool:
+        """Drop the jobs not yet started and wait for the running ones."""
+        self._closed = True
+        self._queue.clear()
+        end = time.monotonic() + msecs / 1000
+        ok = True
+        for w in list(self._running):
+            w.cancel()
+            ok = w.wait(max(1, int(1000 * (end - time.monotonic())))) and ok
+        return ok
