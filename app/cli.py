@@ -10,14 +10,9 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Callable
 
 EXIT_USER = 2
 EXIT_BUG = 1
-
-# further command groups (keypoints, gan, ...) register here: name -> (add_parser(subparsers), )
-COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = []
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, no usage dump
@@ -300,32 +295,21 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--torchscript", metavar="FILE")
     x.set_defaults(func=cmd_export)
 
-    _load_command_groups()
-    for add in COMMAND_GROUPS:
-        add(sub)
+    from app import cli_gan, cli_keypoints
+
+    cli_keypoints.add(sub)     # keypoints train / evaluate / video
+    cli_gan.add(sub)
     return p
-
-
-def _load_command_groups() -> None:
-    import importlib
-
-    for mod in ("app.cli_keypoints", "app.cli_gan", "app.cli_vision"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
 
 
 def main(argv: list[str] | None = None) -> int:
     from app.core.errors import UserError
 
     argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        from app.ui.main import run_gui
-
-        return run_gui()
     parser = build_parser()
+    if not argv:        # the window is opened by app.__main__; the CLI never imports Qt
+        parser.print_help()
+        return EXIT_USER
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

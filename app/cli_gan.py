@@ -218,6 +218,4 @@ def add(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_score)
 
 
-cli.COMMAND_GROUPS.append(add)
-
 __all__ = ["add", "cmd_train", "cmd_generate", "cmd_score"]

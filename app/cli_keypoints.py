@@ -4,10 +4,7 @@
                                [--batch-size --lr --size --device --seed ...]
     visiondesk keypoints evaluate CHECKPOINT --data PATH      (prints RMSE px and NME %)
 
-Other modules add subcommands to the same ``keypoints`` group (the vision pipeline's ``video``):
-append a function ``add(keypoint_subparsers)`` to ``KEYPOINT_COMMANDS`` when your module is imported.
-The group imports ``app.cli_vision`` and ``app.vision.cli`` (those that exist) before it builds the subcommands, so a
-module there registers itself without any change here.
+The same group holds ``video`` (the live pipeline on a video file), defined in ``app.cli_vision``.
 """
 from __future__ import annotations
 
@@ -15,15 +12,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Callable
 
-from app.cli import COMMAND_GROUPS, ProgressPrinter, _load_progress, _option
+from app.cli import ProgressPrinter, _load_progress, _option
 
 #: extra ``keypoints`` subcommands: ``fn(subparsers)`` with the group's ``add_subparsers()`` object
-KEYPOINT_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 #: modules imported before the group is built, so their subcommands can register
-EXTENSION_MODULES = ("app.cli_vision", "app.vision.cli")
 
 
 def _keypoint_config(args: argparse.Namespace):
@@ -129,24 +123,9 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 
-    _import_extensions()
-    for extra in KEYPOINT_COMMANDS:
-        extra(sub)
+    from app.cli_vision import add_video_command
 
-
-def _import_extensions() -> None:
-    import importlib
-
-    for mod in EXTENSION_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-
-
-if add not in COMMAND_GROUPS:
-    COMMAND_GROUPS.append(add)
+    add_video_command(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,7 @@ Runs the live pipeline (detect / track, keypoint model, overlay) on every frame 
 images of a folder) as fast as it goes, prints the frames per second and the milliseconds per stage,
 and writes the annotated video (mp4v) when ``--out`` is given.
 
-The ``video`` command joins the ``keypoints`` command group of ``app.cli_keypoints`` (through its
-``KEYPOINT_COMMANDS``), and creates the group itself when that module is absent.
+The ``video`` command is part of the ``keypoints`` command group (``app.cli_keypoints`` adds it).
 """
 from __future__ import annotations
 
@@ -15,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-from app.cli import COMMAND_GROUPS
 
 STAGES = ("capture", "detect", "model", "draw")
 
@@ -139,36 +137,3 @@ def add_video_command(kp_sub: argparse._SubParsersAction) -> None:
     v = kp_sub.add_parser("video", help="run the live keypoint pipeline on a video file; print FPS and ms per stage",
                           description=__doc__.split("\n\n")[1].replace("\n", " "))
     add_video_arguments(v)
-
-
-def _subparsers_of(parser: argparse.ArgumentParser):
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return None
-
-
-def add(sub: argparse._SubParsersAction) -> None:
-    """Fallback when app.cli_keypoints is absent: make the ``keypoints`` group (or join it) and add ``video``."""
-    group = sub.choices.get("keypoints")
-    if group is None:
-        group = sub.add_parser("keypoints", help="facial keypoints: run a model on a video")
-    kp_sub = _subparsers_of(group)
-    if kp_sub is None:
-        kp_sub = group.add_subparsers(dest="keypoints_command", parser_class=type(group))
-    add_video_command(kp_sub)
-
-
-# The keypoints group (app.cli_keypoints) takes extra subcommands through KEYPOINT_COMMANDS; importing it
-# here also puts its group before ours in COMMAND_GROUPS, so ``add`` above only acts when it is absent.
-try:
-    from app.cli_keypoints import KEYPOINT_COMMANDS
-except ModuleNotFoundError as exc:
-    if exc.name != "app.cli_keypoints":
-        raise
-    KEYPOINT_COMMANDS = None
-
-if KEYPOINT_COMMANDS is not None and add_video_command not in KEYPOINT_COMMANDS:
-    KEYPOINT_COMMANDS.append(add_video_command)
-if add not in COMMAND_GROUPS:
-    COMMAND_GROUPS.append(add)

@@ -471,22 +471,19 @@ def test_cli_keypoints_video_writes_an_annotated_video_and_prints_speed(tmp_path
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_video_command_registers_with_or_without_the_keypoints_group():
+def test_video_command_is_part_of_the_keypoints_group():
     import argparse
 
     import app.cli_vision as cv
-
-    # without app.cli_keypoints: the fallback makes the group
-    p = argparse.ArgumentParser()
-    cv.add(p.add_subparsers(dest="command"))
-    args = p.parse_args(["keypoints", "video", "in.mp4", "--no-smooth", "--out", "o.mp4"])
-    assert args.func is cv.cmd_keypoints_video and args.no_smooth and args.out == "o.mp4"
-    # with it: one 'video' next to train/evaluate, registered through KEYPOINT_COMMANDS
     from app.cli import build_parser
 
+    # one 'video' next to train/evaluate
     kp = build_parser()._subparsers._group_actions[0].choices["keypoints"]
-    names = list(cv._subparsers_of(kp).choices)
-    assert names.count("video") == 1 and "train" in names
+    sub = next(a for a in kp._actions if isinstance(a, argparse._SubParsersAction))
+    names = list(sub.choices)
+    assert names.count("video") == 1 and "train" in names and "evaluate" in names
+    args = build_parser().parse_args(["keypoints", "video", "in.mp4", "--no-smooth", "--out", "o.mp4"])
+    assert args.func is cv.cmd_keypoints_video and args.no_smooth and args.out == "o.mp4"
 
 
 def test_live_torch_threads_leave_a_core_free_on_small_machines():

@@ -44,14 +44,7 @@ def _classification(cfg: TrainConfig, dataset=None, progress=None) -> Task:
 
 def _load_task_modules() -> None:
     # tasks that live in their own modules register on import
-    import importlib
-
-    for mod in ("app.engine.keypoints", "app.engine.gan", "app.engine.basics"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
+    from app.engine import basics, gan, keypoints  # noqa: F401
 
 
 def build_task(cfg: TrainConfig, dataset=None, progress=None) -> Task:

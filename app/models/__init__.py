@@ -5,13 +5,10 @@ Usage::
     from app.models import build_model, list_models
     model = build_model("cnn4", in_channels=1, image_size=28, num_classes=10)
 
-Model modules register themselves when imported. Each module named in ``_MODULES`` is imported
-here in order; a new model family adds its module name to the list (classifiers live in ``zoo``).
-A listed module that does not exist is skipped, so the list may name a family still being written.
+Model modules register themselves when imported; they are imported at the end of this file, in the
+order the zoo lists them (classifiers live in ``zoo``). A new family adds its import there.
 """
 from __future__ import annotations
-
-import importlib
 
 from app.models.registry import (
     DEFAULT_HYPERPARAMETERS,
@@ -22,16 +19,10 @@ from app.models.registry import (
     register,
 )
 
-_MODULES = ["zoo", "keypoints", "gan"]
-
-for _name in _MODULES:
-    try:
-        importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as _exc:
-        # A listed family whose module is not in this checkout (yet) is left out; an import
-        # error inside a module that exists is a bug and is raised.
-        if _exc.name != f"{__name__}.{_name}":
-            raise
+# each family registers its models on import, in this order
+from app.models import zoo  # noqa: E402,F401,I001
+from app.models import keypoints  # noqa: E402,F401
+from app.models import gan  # noqa: E402,F401
 
 from app.models.export import ExportResult, export_onnx, export_torchscript  # noqa: E402
 from app.models.summary import LayerRow, Summary, count_parameters, summarize  # noqa: E402

@@ -20,8 +20,8 @@ from app.engine.runs import app_home, runs_root
 from app.ui.notify import app_logger, log_path, report_error, set_error_handler  # noqa: F401 (re-exported)
 from app.ui.state import AppState
 
-# (module, class, tab title), in the order the tabs appear. A module that does not exist yet is
-# skipped (its tab is absent, never an empty stand-in).
+# (module, class, tab title), in the order the tabs appear. Every tab is part of the app: a module
+# that cannot be imported is an error, never a silently missing tab.
 TABS = [
     ("app.ui.tabs.data_tab", "DataTab", "Data"),
     ("app.ui.tabs.model_tab", "ModelTab", "Model"),
@@ -44,17 +44,8 @@ def make_settings() -> QSettings:
 
 
 def load_tabs() -> list[tuple[str, type]]:
-    """(title, class) of every tab whose module exists."""
-    out = []
-    for module, cls, title in TABS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
-            raise
-        out.append((title, getattr(mod, cls)))
-    return out
+    """(title, class) of every tab, in order."""
+    return [(title, getattr(importlib.import_module(module), cls)) for module, cls, title in TABS]
 
 
 def versions() -> dict[str, str]:
@@ -323,14 +314,8 @@ class MainWindow(QMainWindow):
         if not path:
             return
         self.settings.setValue("main/image_folder", str(path))
-        tab = self.data_tab
-        for name in ("open_folder", "load_folder", "set_folder"):
-            method = getattr(tab, name, None)
-            if callable(method):
-                self.show_tab("Data")
-                method(str(path))
-                return
-        QMessageBox.information(self, "VisionDesk", "The Data tab is not available in this version.")
+        self.show_tab("Data")
+        self.data_tab.open_folder(str(path))
 
     def open_past_run(self, path: str | None = None) -> None:
         if not path:
@@ -341,18 +326,15 @@ class MainWindow(QMainWindow):
         self.state.runOpened.emit(str(path))
 
     def export_model(self) -> None:
-        if self.train_tab is not None:
-            self.show_tab("Train")
-            self.train_tab.export_model()
+        self.show_tab("Train")
+        self.train_tab.export_model()
 
     def toggle_training(self) -> None:
-        if self.train_tab is not None:
-            self.show_tab("Train")
-            self.train_tab.toggle_training()
+        self.show_tab("Train")
+        self.train_tab.toggle_training()
 
     def toggle_pause(self) -> None:
-        if self.train_tab is not None:
-            self.train_tab.toggle_pause()
+        self.train_tab.toggle_pause()
 
     def about_text(self) -> str:
         rows = "".join(f"<tr><td>{k}</td><td>&nbsp;{v}</td></tr>" for k, v in versions().items())
