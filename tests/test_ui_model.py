@@ -120,14 +120,14 @@ def test_a_model_that_does_not_fit_shows_the_error_and_cannot_be_chosen(make_tab
     assert tab.model_list.is_selectable("cnn4")
     # The current model no longer fits: an error, and no layers.
     assert [level for level, _ in tab.messages.messages()] == ["error"]
-    assert "classic-cnn" in tab.messages.text() and "at least 16x16" in tab.messages.text()
+    assert "classic-cnn" in tab.messages.text and "at least 16x16" in tab.messages.text
     assert tab.current_summary is None and tab.table.layer_model.rowCount() == 0
     # Clicking another model that does not fit explains why and changes nothing.
     item = tab.model_list._items["lenet5"]
     tab.model_list.scrollToItem(item)
     qtbot.mouseClick(tab.model_list.viewport(), Qt.MouseButton.LeftButton,
                      pos=tab.model_list.visualItemRect(item).center())
-    assert "lenet5 cannot be used" in tab.messages.text() and "at least 12x12" in tab.messages.text()
+    assert "lenet5 cannot be used" in tab.messages.text and "at least 12x12" in tab.messages.text
     assert tab.model_list.selected_name() is None
     assert not tab.select_model("lenet5") and state.model_name == "classic-cnn"
     # A model that fits can be chosen and gets its layer table.
@@ -141,7 +141,7 @@ def test_builder_errors_are_shown_from_the_background_build(make_tab, qtbot, sta
     tab = make_tab(state)
     wait_summary(qtbot, tab)
     assert tab.current_summary is None
-    assert "at least 32x32" in tab.summary_error and "upscale_to" in tab.messages.text()
+    assert "at least 32x32" in tab.summary_error and "upscale_to" in tab.messages.text
 
 
 def test_transfer_options_show_weight_availability(make_tab, qtbot, state, monkeypatch):
@@ -158,8 +158,8 @@ def test_transfer_options_show_weight_availability(make_tab, qtbot, state, monke
 
     monkeypatch.setattr(model_tab_module, "download_pretrained", offline)
     qtbot.mouseClick(tab.download_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: tab._download_job is None, timeout=TIMEOUT)
-    assert "Could not download the ImageNet weights" in tab.messages.text()
+    qtbot.waitUntil(lambda: not tab._downloading, timeout=TIMEOUT)
+    assert "Could not download the ImageNet weights" in tab.messages.text
 
     # With the weights on disk the options become available and go to the state.
     monkeypatch.setattr(model_tab_module, "pretrained_available", lambda name: True)

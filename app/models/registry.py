@@ -215,21 +215,9 @@ def build_model(
         raise ModelError(f"The number of image channels must be a positive whole number, not {in_channels!r}.")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ModelError(f"The number of classes must be a positive whole number, not {num_classes!r}.")
-    if info.channels and in_channels not in info.channels:
-        allowed = " or ".join(_describe_channels(c) for c in info.channels)
-        raise ModelError(
-            f"{name} works with {allowed} images; these images have {in_channels} channels."
-        )
-    if min(height, width) < info.min_size:
-        raise ModelError(
-            f"{name} needs images of at least {info.min_size}x{info.min_size} pixels; "
-            f"these are {height}x{width}. Choose a larger image size or another model."
-        )
-    if info.max_size is not None and max(height, width) > info.max_size:
-        raise ModelError(
-            f"{name} works with images of at most {info.max_size}x{info.max_size} pixels; "
-            f"these are {height}x{width}. Choose a smaller image size or another model."
-        )
+    problem = fit_problem(info, in_channels, (height, width))
+    if problem:
+        raise ModelError(problem)
     unknown = sorted(set(options) - set(info.options))
     if unknown:
         known = ", ".join(sorted(info.options)) if info.options else "none"
@@ -240,6 +228,23 @@ def build_model(
     for key, value in options.items():
         merged[key] = _coerce_option(name, key, value, info.options[key])
     return info.builder(in_channels, (height, width), num_classes, **merged)
+
+
+def fit_problem(info: ModelInfo, channels: int, size: tuple[int, int] | int) -> str | None:
+    """Why ``info``'s model cannot take images of ``channels`` x ``size``, or None when it can (the
+    checks ``build_model`` makes, without building anything: the Model tab marks unusable models)."""
+    height, width = _normalize_size(size)
+    name = info.name
+    if info.channels and channels not in info.channels:
+        allowed = " or ".join(_describe_channels(c) for c in info.channels)
+        return f"{name} works with {allowed} images; these images have {channels} channels."
+    if min(height, width) < info.min_size:
+        return (f"{name} needs images of at least {info.min_size}x{info.min_size} pixels; "
+                f"these are {height}x{width}. Choose a larger image size or another model.")
+    if info.max_size is not None and max(height, width) > info.max_size:
+        return (f"{name} works with images of at most {info.max_size}x{info.max_size} pixels; "
+                f"these are {height}x{width}. Choose a smaller image size or another model.")
+    return None
 
 
 def _describe_channels(channels: int) -> str:

@@ -1,7 +1,7 @@
 """The Model tab: pick a model from the zoo, set its options, see its layers for the current data.
 
 The layer table comes from ``app.models.summary.summarize`` on a freshly built model; building a
-large model takes seconds, so it runs in a worker thread (``JobThread``) and stale requests are
+large model takes seconds, so it runs in a background job (``app.ui.workers.Jobs``) and stale requests are
 dropped. Models that do not fit the loaded images (too small, too large, wrong colours) are shown
 with the reason and cannot be selected. The choice goes to ``AppState.set_model`` and is kept in
 the settings.
@@ -31,11 +31,12 @@ from PySide6.QtWidgets import (
 
 from app.data.base import ImageDataset
 from app.core.errors import UserError
+from app.models.registry import fit_problem
 from app.models import ModelInfo, build_model, download_pretrained, list_models, pretrained_available, summarize
 from app.models.summary import Summary
 from app.ui.state import AppState
-from app.ui.widgets.data_jobs import JobThread
-from app.ui.widgets.data_messages import MessageArea
+from app.ui.widgets.messages import MessageArea
+from app.ui.workers import Jobs, describe_error
 from app.ui.widgets.model_layers import LayerTable
 from app.ui.widgets.model_list import ModelList
 
@@ -61,25 +62,6 @@ OPTION_TEXT: dict[str, tuple[str, str]] = {
 _K_OPTIONS = "model/options/"
 _BUSY_DELAY_MS = 150
 _DEBOUNCE_MS = 200
-
-
-def fit_problem(info: ModelInfo, channels: int, size: tuple[int, int]) -> str | None:
-    """Why ``info``'s model cannot take images of ``channels`` x ``size``, or None when it can.
-
-    The same checks (and words) as ``app.models.build_model``, without building the model.
-    """
-    h, w = size
-    if info.channels and channels not in info.channels:
-        kinds = " or ".join({1: "grey (1 channel)", 3: "colour (3 channels)"}.get(c, f"{c}-channel")
-                            for c in info.channels)
-        return f"{info.name} works with {kinds} images; these images have {channels} channels."
-    if min(h, w) < info.min_size:
-        return (f"{info.name} needs images of at least {info.min_size}x{info.min_size} pixels; these are "
-                f"{h}x{w}. Choose a larger image size or another model.")
-    if info.max_size is not None and max(h, w) > info.max_size:
-        return (f"{info.name} works with images of at most {info.max_size}x{info.max_size} pixels; these are "
-                f"{h}x{w}. Choose a smaller image size or another model.")
-    return None
 
 
 class _Stale(Exception):
@@ -108,12 +90,10 @@ class ModelTab(QWidget):
         self.summary_error: str = ""
         self._cache: dict[tuple, Summary] = {}
         self._wanted: tuple | None = None
-        self._summary_job: int | None = None
-        self._download_job: int | None = None
+        self._summary_pending = False
+        self._downloading = False
         self._option_widgets: dict[str, QWidget] = {}
-        self._jobs = JobThread("visiondesk-model-summary", self)
-        self._jobs.finished.connect(self._on_job_done)
-        self._jobs.failed.connect(self._on_job_failed)
+        self._jobs = Jobs(self, serial=True)
         self._debounce = QTimer(self, singleShot=True, interval=_DEBOUNCE_MS)
         self._debounce.timeout.connect(self._request_summary)
         self._busy_timer = QTimer(self, singleShot=True, interval=_BUSY_DELAY_MS)
@@ -326,7 +306,7 @@ class ModelTab(QWidget):
     def _update_transfer(self) -> None:
         name = self.current_name
         available = self._weights_available(name)
-        downloading = self._download_job is not None
+        downloading = self._downloading
         for box, key in ((self.pretrained_check, "pretrained"), (self.freeze_check, "freeze_backbone")):
             box.blockSignals(True)
             box.setChecked(bool(self.options.get(key, False)))
@@ -375,7 +355,7 @@ class ModelTab(QWidget):
 
     @Slot(str, str)
     def _on_problem_clicked(self, name: str, problem: str) -> None:
-        self.messages.show_message("error", f"{name} cannot be used with the loaded images: {problem}")
+        self.messages.show_message(f"{name} cannot be used with the loaded images: {problem}", "error")
         self._show_current_problem(add=True)
 
     @Slot(str, dict)
@@ -436,9 +416,9 @@ class ModelTab(QWidget):
             text = (f"The chosen model, {self.current_name}, does not fit the loaded images: {problem} "
                     f"Pick a model that is not greyed out.")
             if add:
-                self.messages.add("warning", text)
+                self.messages.add(text, "warn")
             else:
-                self.messages.show_message("error", text)
+                self.messages.show_message(text, "error")
 
     # --------------------------------------------------------------------------------- data --
     @Slot(object)
@@ -494,7 +474,7 @@ class ModelTab(QWidget):
             return
         name, options, shape, classes = key[0], dict(key[1]), key[2], key[3]
 
-        def job(_report):
+        def job():
             if self._wanted != key:       # a newer request came in while this one waited
                 raise _Stale()
             try:
@@ -503,12 +483,13 @@ class ModelTab(QWidget):
             except Exception as exc:  # reported with its key, so a stale failure is ignored
                 return key, None, exc
 
-        self._summary_job = self._jobs.submit(job)
+        self._summary_pending = True
+        self._jobs.run(job, self._on_summary_done)
         self._busy_timer.start()
 
     @Slot()
     def _show_working(self) -> None:
-        if self._summary_job is not None:
+        if self._summary_pending:
             self.totals.setText(f"Working out the layers of {self.current_name}…")
             self.table.setEnabled(False)
 
@@ -531,17 +512,10 @@ class ModelTab(QWidget):
         self.totals.setText(f"{params} · size <b>{summary.size_mb:,.2f} MB</b> · "
                             f"{len(summary.rows)} layers · {outputs} outputs (one score per class)")
 
-    @Slot(int, object)
-    def _on_job_done(self, job_id: int, result) -> None:
-        if job_id == self._download_job:
-            self._download_job = None
-            self.state.set_busy("model", "")
-            self.messages.show_message("success", f"The ImageNet weights for {self.current_name} are now on "
-                                                  f"this computer; tick “{OPTION_TEXT['pretrained'][0]}” to use them.")
-            self._update_transfer()
+    def _on_summary_done(self, result, error) -> None:
+        self._summary_pending = False
+        if error is not None:        # only _Stale: build errors come back as results
             return
-        if job_id == self._summary_job:
-            self._summary_job = None
         key, summary, exc = result
         if summary is not None:
             self._cache[key] = summary
@@ -555,31 +529,35 @@ class ModelTab(QWidget):
         elif isinstance(exc, MemoryError):
             text = f"Not enough memory to build {self.current_name} for these images; choose smaller images."
         else:
-            text = f"Something unexpected went wrong while building {self.current_name}: {type(exc).__name__}: {exc}"
+            text = (f"Something unexpected went wrong while building {self.current_name}. Try another model "
+                    f"or image size; 'Copy details' gives the technical report.")
         self.summary_error = text
-        self.messages.show_message("error", text)
+        details = "" if isinstance(exc, UserError) else describe_error(exc)[1]
+        self.messages.show_message(text, "error", details)
         self._show_summary(None, "No layers to show (see the message above).")
 
-    @Slot(int, object)
-    def _on_job_failed(self, job_id: int, exc: BaseException) -> None:
-        if job_id == self._download_job:
-            self._download_job = None
-            self.state.set_busy("model", "")
-            text = str(exc) if isinstance(exc, UserError) else f"The download failed: {type(exc).__name__}: {exc}"
-            self.messages.show_message("error", text)
-            self._update_transfer()
-            return
-        if job_id == self._summary_job:
-            self._summary_job = None
-        # Only _Stale reaches here from a summary job (build errors come back as results).
+    def _on_download_done(self, _path, error) -> None:
+        self._downloading = False
+        self.state.set_busy("model", "")
+        if error is None:
+            self.messages.show_message(f"The ImageNet weights for {self.current_name} are now on this computer; "
+                                       f"tick “{OPTION_TEXT['pretrained'][0]}” to use them.", "ok")
+        elif isinstance(error, UserError):
+            self.messages.show_message(str(error), "error")
+        else:
+            details = describe_error(error)[1]
+            self.messages.show_message("The download did not work. Check the internet connection and try "
+                                       "again; 'Copy details' gives the technical report.", "error", details)
+        self._update_transfer()
 
     # ----------------------------------------------------------------------------- weights --
     def download_weights(self) -> None:
         """Download the ImageNet weights of the current transfer model (in the background)."""
-        if self._download_job is not None or "pretrained" not in self.infos[self.current_name].options:
+        if self._downloading or "pretrained" not in self.infos[self.current_name].options:
             return
         name = self.current_name
-        self._download_job = self._jobs.submit(lambda _report: download_pretrained(name, progress=False))
+        self._downloading = True
+        self._jobs.run(lambda: download_pretrained(name, progress=False), self._on_download_done)
         self.state.set_busy("model", f"Downloading ImageNet weights for {name}")
         self._update_transfer()
 
