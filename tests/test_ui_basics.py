@@ -8,7 +8,8 @@ from PySide6.QtCore import Qt
 from app.engine.basics import GRID, TOO_LARGE
 from app.engine.events import Finished
 from app.ui.state import AppState
-from app.ui.tabs.basics_tab import BasicsTab, LogAxis, region_image
+from app.ui.tabs.basics import BasicsTab
+from app.ui.tabs.basics.plots import LogAxis, region_image
 
 FAST, SLOW = 2, 1            # indices in the speed combo: "As fast as possible", "Slow motion (about 15 s)"
 
@@ -53,28 +54,28 @@ def test_line_start_finish_and_reset(qtbot, tab):
     assert abs(w - 10) < 0.05 and abs(b - 4) < 0.3
     fx, fy = tab.line_page.fit_curve.getData()
     assert fy[1] == pytest.approx(100 * w + b)
-    assert tab.message_kind == "good" and "y = " in tab.message_label.text()
+    assert tab.message.level == "ok" and "y = " in tab.message.text
     assert "step 60 of 60" in tab.readout_label.text()
     assert tab.start_button.isEnabled() and tab.settings_box.isEnabled()
 
     click(qtbot, tab.reset_button)
     assert len(tab.line_page.steps) == 0
     assert len(tab.line_page.loss_curve.getData()[0] or []) == 0
-    assert "Ready" in tab.message_label.text()
+    assert "Ready" in tab.message.text
 
 
 def test_raw_x_blows_up_and_the_fix_button_standardises(qtbot, tab):
     tab.speed_combo.setCurrentIndex(FAST)
     assert not tab.standardise_check.isChecked()
     run_to_end(qtbot, tab)
-    assert TOO_LARGE in tab.message_label.text()
-    assert tab.message_kind == "warn"
-    assert tab.fix_button.isVisible() and "standardise" in tab.fix_button.text()
+    assert TOO_LARGE in tab.message.text
+    assert tab.message.level == "warn"
+    assert tab.message.current.fix_button.isVisible() and "standardise" in tab.message.current.fix_button.text()
     assert len(tab.line_page.steps) < tab.steps_spin.value()        # it stopped early
-    click(qtbot, tab.fix_button)
+    click(qtbot, tab.message.current.fix_button)
     assert tab.standardise_check.isChecked() and tab.lr_combo.currentText() == "0.1"
     run_to_end(qtbot, tab)
-    assert tab.message_kind == "good"
+    assert tab.message.level == "ok"
 
 
 def test_stop_mid_run_and_reset_while_running(qtbot, tab):
@@ -88,14 +89,14 @@ def test_stop_mid_run_and_reset_while_running(qtbot, tab):
     click(qtbot, tab.stop_button)
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=10000)
     assert tab.last_result.reason == "stopped"
-    assert "Stopped after" in tab.message_label.text()
+    assert "Stopped after" in tab.message.text
     assert 3 <= len(tab.spiral_page.steps) < 1000
 
     click(qtbot, tab.start_button)
     qtbot.waitUntil(lambda: len(tab.spiral_page.steps) >= 3, timeout=10000)
     click(qtbot, tab.reset_button)
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=10000)
-    assert len(tab.spiral_page.steps) == 0 and "Ready" in tab.message_label.text()
+    assert len(tab.spiral_page.steps) == 0 and "Ready" in tab.message.text
 
 
 def test_sine_draws_the_polynomial_and_its_formula(qtbot, tab):
@@ -132,7 +133,7 @@ def test_bad_learning_rate_is_explained(qtbot, tab):
     tab.lr_combo.setCurrentText("fast please")
     click(qtbot, tab.start_button)
     assert not tab.is_busy()
-    assert "learning rate" in tab.message_label.text() and tab.message_kind == "error"
+    assert "learning rate" in tab.message.text and tab.message.level == "error"
 
 
 def test_hand_and_autograd_use_plain_gradient_descent(qtbot, tab):

@@ -75,6 +75,8 @@ RECOMMENDED_STEPS = {"line": 100, "sine": 2000, "spiral": 1000}
 class Diverged(UserError):
     """The loss became non-finite or exploded: the learning rate is too large."""
 
+    kind = "diverged"
+
 
 # ============================================================================================ settings
 @dataclass
@@ -533,6 +535,80 @@ class SpiralTask(BasicsTask):
 
 
 TASK_CLASSES = {"line": LineTask, "sine": SineTask, "spiral": SpiralTask}
+
+
+@dataclass
+class Verdict:
+    """What a finished (or failed) experiment means, in plain words, for the person who ran it.
+
+    ``text`` marks the key figure with **double asterisks** (the GUI shows it bold, a terminal as is);
+    ``fix`` names the one-click remedy the GUI may offer: "standardise" (switch on standardised x with a
+    learning rate of 0.1) or "smaller-lr" (a ten times smaller learning rate)."""
+
+    level: str                  # "ok" | "warn" | "error" | "info"
+    text: str
+    fix: str | None = None
+
+    FIX_LABELS = {"standardise": "Switch on “standardise x” (learning rate 0.1)",
+                  "smaller-lr": "Use a 10× smaller learning rate"}
+
+
+def _fmt(v: float, digits: int = 4) -> str:
+    return _num(v, digits) if math.isfinite(v) else "too large to compute"
+
+
+def verdict(settings: BasicsSettings, result: Any, steps_done: int = 0) -> Verdict:
+    """The verdict on ``result`` (the trainer's ``Finished`` or ``Failed``) of a run with ``settings``."""
+    from app.engine.events import Failed
+
+    s = settings
+    if isinstance(result, Failed):
+        if result.kind == Diverged.kind:
+            fix = "standardise" if s.experiment == "line" and not s.standardise else "smaller-lr"
+            return Verdict("warn", result.message.replace(TOO_LARGE, f"**{TOO_LARGE}**", 1), fix)
+        if result.user_error:
+            return Verdict("error", result.message)
+        return Verdict("error", "Something went wrong: " + result.message)
+    if result.reason == "stopped":
+        return Verdict("info", f"Stopped after {steps_done} of {s.steps} steps. **Start** runs it again from the "
+                               "beginning; the same seed gives exactly the same run.")
+    m = result.metrics
+    if s.experiment == "line":
+        w, b = m.get("w", math.nan), m.get("b", math.nan)
+        text = (f"Done: **{line_formula(w, b)}** (the true line is y = 10 x + 4); "
+                f"loss {_fmt(m.get('loss', math.nan))}.")
+        if abs(w - TRUE_W) < 0.05 and abs(b - TRUE_B) < 0.5:
+            return Verdict("ok", text + f" The loss is down at the noise level (≈ {_fmt(s.noise ** 2, 3)}): "
+                                        "this line is as good as these noisy points allow.")
+        if not s.standardise:
+            return Verdict("warn", text + " w and b are not there yet: with raw x, a learning rate small enough "
+                                          "to be stable barely moves b. Standardising x fixes that.", "standardise")
+        return Verdict("warn", text + " Not there yet: try more steps or a larger learning rate.")
+    if s.experiment == "sine":
+        err = m.get("max_error", math.nan)
+        if err < 0.05:
+            return Verdict("ok", f"Done: the largest error is **{_fmt(err, 3)}**, below 0.05. The polynomial "
+                                 "is a good stand-in for sin(x) on this range.")
+        if s.degree < 3:
+            return Verdict("warn", f"Done: the largest error is {_fmt(err, 3)}. A polynomial of degree {s.degree} "
+                                   "cannot bend enough to follow a sine: try degree 3 or more.")
+        if s.degree >= 6:
+            return Verdict("warn", f"Done: the largest error is {_fmt(err, 3)}. Degree {s.degree} can fit much "
+                                   "better, but its high powers (x⁵, x⁶, x⁷ …) look alike between −π and π, so "
+                                   "gradient descent needs many more steps to tell their coefficients apart: try "
+                                   "10000 steps.")
+        return Verdict("warn", f"Done: the largest error is {_fmt(err, 3)}. Not there yet: try more steps, "
+                               "a larger learning rate, or Adam.")
+    acc = 100 * m.get("acc", math.nan)
+    if s.hidden_layers == 0:
+        return Verdict("warn", f"Done: **{_fmt(acc, 3)}%** of the points are right. Without a hidden layer "
+                               "the model can only draw straight boundaries, so it cannot follow the arms. "
+                               "Add a hidden layer and start again.")
+    if acc > 95:
+        return Verdict("ok", f"Done: **{_fmt(acc, 3)}%** of the points are right: the hidden layer lets the "
+                             "boundaries bend around the arms.")
+    return Verdict("warn", f"Done: {_fmt(acc, 3)}% of the points are right. Not there yet: try more steps, "
+                           "a larger learning rate, Adam, or a wider hidden layer.")
 
 
 def build_basics_task(settings: BasicsSettings) -> BasicsTask:

@@ -93,3 +93,5 @@ class Failed(Event):
     epoch: int
     run_dir: str | None
     user_error: bool = False   # True when it was bad input rather than a bug
+    kind: str = ""             # what went wrong, for code that reacts to it: "diverged", "out-of-memory",
+                               # "interrupted", "" (anything else); never match on the message text

@@ -267,10 +267,12 @@ class Trainer:
     def _fail(self, exc: BaseException) -> None:
         details = "".join(traceback.format_exception(exc))
         user = isinstance(exc, UserError)
+        kind = str(getattr(exc, "kind", "") or "")
         if isinstance(exc, torch.OutOfMemoryError):
             message = ("The GPU ran out of memory. Choose a smaller batch size (or a smaller model) and resume; "
                        "the last saved checkpoint is kept.")
             user = True
+            kind = "out-of-memory"
             # the failed step's tensors are still referenced by the traceback's frames: drop them so
             # the allocator can give the memory back
             traceback.clear_frames(exc.__traceback__)
@@ -278,6 +280,7 @@ class Trainer:
         elif isinstance(exc, KeyboardInterrupt):
             message = "Training was interrupted."
             user = True
+            kind = "interrupted"
         elif user:
             message = str(exc)
         else:
@@ -287,7 +290,7 @@ class Trainer:
                 self.run.log(message + "\n" + details, level=40)
             except Exception:
                 pass
-        self.emit(Failed(message, details, self.epoch, str(self.run_dir) if self.run_dir else None, user))
+        self.emit(Failed(message, details, self.epoch, str(self.run_dir) if self.run_dir else None, user, kind))
 
     def release_memory(self) -> None:
         if self.device.type == "cuda":
