@@ -7,19 +7,16 @@ to run code is refused.
 """
 from __future__ import annotations
 
-import errno
-import hashlib
 import io
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from app.core.errors import CheckpointError, DiskFullError, UserError
-from app.core.files import atomic_write_bytes, atomic_write_text, sha256_file
+from app.core.errors import CheckpointError, DiskFullError, UserError  # noqa: F401 (DiskFullError re-exported)
+from app.core.files import atomic_write_bytes, atomic_write_text, sha256_file  # noqa: F401 (re-exported)
 
 FORMAT = "visiondesk-checkpoint-1"
 
