@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	@$(BIN)/python scripts/qt_system_libs.py --install
 	$(BIN)/visiondesk
 
 test: $(STAMP)
