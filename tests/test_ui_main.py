@@ -149,3 +149,24 @@ def test_run_gui_opens_the_window(qtbot, monkeypatch):
     assert new[0].close()
     assert sys.excepthook is not new[0].excepthook
     assert ui_main.load_style()
+
+
+def test_first_launch_says_what_to_do_next_until_dismissed(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: not w.data_tab.is_busy(), timeout=30000)
+    assert w.welcome.isVisible()
+    text = w.welcome.text
+    assert text.index("Data") < text.index("Model") < text.index("Train")
+    qtbot.mouseClick(w.welcome.current.fix_button, Qt.MouseButton.LeftButton)
+    assert not w.welcome.isVisible()
+    w.confirm_close = lambda busy: True
+    w.close()
+    w2 = MainWindow()          # the next launch does not show it again
+    qtbot.addWidget(w2)
+    w2.show()
+    qtbot.waitUntil(lambda: not w2.data_tab.is_busy(), timeout=30000)
+    assert not w2.welcome.isVisible()
+    w2.confirm_close = lambda busy: True
+    w2.close()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QApplication, QDialog, QDialogButtonBox, QFileDia
 from app.engine.runs import app_home, runs_root
 from app.ui.notify import app_logger, log_path, report_error, set_error_handler  # noqa: F401 (re-exported)
 from app.ui.state import AppState
+from app.ui.widgets.messages import MessageArea
 
 # (module, class, tab title), in the order the tabs appear. Every tab is part of the app: a module
 # that cannot be imported is an error, never a silently missing tab.
@@ -30,6 +31,12 @@ TABS = [
     ("app.ui.tabs.gan_tab", "GanTab", "GAN"),
     ("app.ui.tabs.basics", "BasicsTab", "Basics"),
 ]
+
+WELCOME = ("<b>New here?</b> Three steps train an image classifier: <b>1 · Data</b> — start with the built-in "
+           "Fashion-MNIST sample or open a folder of your own pictures (one sub-folder per class); <b>2 · Model</b> "
+           "— keep the suggested one or pick another; <b>3 · Train</b> — press Start and watch it learn, then "
+           "“Try it” on a picture. Keypoints, GAN and Basics are there to explore whenever you like.")
+
 
 def settings_path() -> Path:
     return app_home() / "settings.ini"
@@ -223,12 +230,26 @@ class MainWindow(QMainWindow):
             page = cls(self.state, self)
             self.pages[title] = page
             self.tabs.addTab(page, title)
-        self.setCentralWidget(self.tabs)
+        self.welcome = MessageArea()
+        central = QWidget()
+        col = QVBoxLayout(central)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        col.addWidget(self.welcome)
+        col.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        if not self.settings.value("main/welcomed", False, type=bool):
+            self.welcome.show_message(WELCOME, "info", fix=("Got it", self.dismiss_welcome))
         self.confirm_close = self._ask_close      # tests replace this to answer the question
         self._build_menus()
         self._build_status_bar()
         self._restore()
         self.excepthook = GuiExceptionHook(self)
+
+    def dismiss_welcome(self) -> None:
+        """Hide the first-launch guide for good (it is shown once, until the person closes it)."""
+        self.welcome.clear()
+        self.settings.setValue("main/welcomed", True)
 
     # ------------------------------------------------------------------ tabs
     @property
