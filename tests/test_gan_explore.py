@@ -11,7 +11,7 @@ import torch
 from app.core.errors import UserError
 from app.core.weights import register_weight
 from app.engine.fid import nearest_real_images
-from app.engine.gan import describe_score, find_nearest_real, open_gan_run
+from app.engine.gan import OtherTaskRun, describe_score, find_nearest_real, open_gan_run
 from helpers import tiny_dataset
 from test_gan import tiny_classifier, train_tiny
 
@@ -95,5 +95,5 @@ def test_open_gan_run_reads_back_what_training_showed(tmp_path):
     other.mkdir()
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     (other / "config.json").write_text(json.dumps({**cfg, "task": "classify", "model": "mlp", "extra": {}}))
-    with pytest.raises(UserError, match="classify run, not a GAN run"):
+    with pytest.raises(OtherTaskRun, match="classify run, not a GAN run"):
         open_gan_run(other)

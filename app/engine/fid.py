@@ -259,6 +259,6 @@ def nearest_real_images(classifier, images: torch.Tensor, query: torch.Tensor, k
     return NearestImages([int(i) for i in order.tolist()], [float(v) for v in dist.tolist()], typical)
 
 
-__all__ = ["DEFAULT_SAMPLES", "GanScorer", "NearestImages", "ScoreResult", "class_histogram", "feature_stats", "find_score_classifier",
-           "frechet_distance", "frechet_from_stats", "images_from_tanh", "max_share", "nearest_real_images", "real_floor",
-           "shipped_classifier_name"]
+__all__ = ["DEFAULT_SAMPLES", "GanScorer", "NearestImages", "ScoreResult", "class_histogram", "feature_stats",
+           "find_score_classifier", "frechet_distance", "frechet_from_stats", "images_from_tanh", "max_share",
+           "nearest_real_images", "real_floor", "shipped_classifier_name"]

@@ -454,9 +454,13 @@ class GanRun:
         return f"{cfg.model} on {cfg.data}" + (f", class {cls}" if cls is not None else "")
 
 
+class OtherTaskRun(UserError):
+    """A VisionDesk run folder, but of another task (a classifier's, a keypoint model's)."""
+
+
 def open_gan_run(run_dir: str | Path) -> GanRun:
     """Read a GAN run folder (config, batch and epoch metrics, scores). Raises UserError in plain words
-    when the folder is not a VisionDesk run, or is a run of another kind."""
+    when the folder is not a VisionDesk run, ``OtherTaskRun`` when it is a run of another task."""
     from app.engine.runs import read_metrics
 
     run_dir = Path(run_dir)
@@ -465,7 +469,7 @@ def open_gan_run(run_dir: str | Path) -> GanRun:
     except UserError as exc:
         raise UserError(f"{run_dir} is not a VisionDesk run folder (it has no valid config.json).") from exc
     if cfg.task != "gan":
-        raise UserError(f"{run_dir.name} is a {cfg.task} run, not a GAN run; open it in its own tab.")
+        raise OtherTaskRun(f"{run_dir.name} is a {cfg.task} run, not a GAN run; open it in its own tab.")
     batches, epochs = read_metrics(run_dir, "batches.csv"), read_metrics(run_dir)
     per_epoch = max((int(r["batch"]) for r in batches if isinstance(r.get("batch"), float)), default=1)
     xs, rows = [], []
@@ -660,4 +664,4 @@ def export_generator(source: str | Path, target: str | Path, **extra_meta: Any) 
 __all__ = ["GanTask", "LoadedGenerator", "export_generator", "gan_config", "gan_task_factory", "interpolate_latents",
            "load_generator", "make_grid", "make_strip", "resolve_class", "sample_latents", "save_png",
            "grid_path", "score_path", "read_run_grids", "read_run_score", "run_checkpoint", "describe_score",
-           "GanRun", "open_gan_run", "NearestReal", "find_nearest_real"]
+           "GanRun", "OtherTaskRun", "open_gan_run", "NearestReal", "find_nearest_real"]
