@@ -51,6 +51,12 @@ class GanCurves(QWidget):
                                 symbolPen=None, name="FD to the real test images")
         self.throttle = RedrawThrottle(self._redraw, max_rate, self)
 
+    def explain(self, loss: str = "", d: str = "", score: str = "") -> None:
+        """Tooltips for the three charts (what their curves mean, in plain words)."""
+        for view, text in ((self.loss_view, loss), (self.d_view, d), (self.score_view, score)):
+            if text:
+                view.setToolTip(text)
+
     def clear(self) -> None:
         self.x.clear()
         for s in (*self.cols.values(), *self.smoothed.values()):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from app.core.errors import UserError
+from app.ui.tabs.gan.messages import failure_text
 from app.ui.widgets.common import button
 from app.ui.widgets.image_view import ImageView
 from app.ui.widgets.images import to_pixmap
@@ -41,8 +41,8 @@ class CloserLook(QGroupBox):
         rv.addWidget(self.nearest_view)
         rv.addWidget(self.nearest_info)
         rv.addStretch(1)
-        self.setMinimumWidth(250)
-        self.setMaximumWidth(320)
+        # a fixed width: the nearest images appearing (or going) must not shift the sample grid sideways
+        self.setFixedWidth(300)
 
     def show_sample(self, image, index: int, seed: int, key=None) -> None:
         """Show sample ``index`` of ``seed``; ``key`` identifies it (a search for an older key is dropped)."""
@@ -63,6 +63,7 @@ class CloserLook(QGroupBox):
         while self.nearest_grid.count():
             item = self.nearest_grid.takeAt(0)
             if item.widget():
+                item.widget().hide()            # at once: deleteLater waits for the event loop
                 item.widget().deleteLater()
         self.nearest_info.setText("")
 
@@ -77,7 +78,7 @@ class CloserLook(QGroupBox):
         def done(result, error):
             self.nearest_button.setEnabled(True)
             if error is not None:
-                self.nearest_info.setText(str(error) if isinstance(error, UserError) else f"Search failed: {error}")
+                self.nearest_info.setText(failure_text("Searching the nearest real images", error)[0])
                 return
             if query != self._query:
                 return            # another sample was chosen meanwhile

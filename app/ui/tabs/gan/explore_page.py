@@ -9,12 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from app.core.errors import UserError
 from app.ui.state import AppState
 from app.ui.tabs.gan.closer_look import CloserLook
+from app.ui.tabs.gan.glossary import explain
+from app.ui.tabs.gan.messages import show_failure
+from app.ui.widgets.combo import ElidedComboBox
 from app.ui.widgets.common import button, file_link, side_scroll
 from app.ui.widgets.image_view import ImageView
 from app.ui.widgets.messages import MessageArea
@@ -37,6 +40,7 @@ class ExplorePage(QWidget):
         self.sample_seed = 0
         self.strip: np.ndarray | None = None
         self.ends = [0, 1]                               # interpolation ends A, B (sample indices)
+        self._shipped: set[str] = set()                  # names of the shipped generators in the combo
 
         left = QWidget()
         left.setMinimumWidth(290)
@@ -75,11 +79,11 @@ class ExplorePage(QWidget):
     def _build_generator_box(self) -> QGroupBox:
         box = QGroupBox("Generator")
         gl = QVBoxLayout(box)
-        self.shipped_choice = QComboBox()
-        self.shipped_choice.setToolTip("Generators trained by the VisionDesk project (weights/ folder).")
-        self.shipped_choice.activated.connect(lambda _i: self.load_shipped(self.shipped_choice.currentData(),
-                                                                           generate=True))
-        gl.addWidget(QLabel("Shipped with VisionDesk:"))
+        self.shipped_choice = ElidedComboBox()
+        self.shipped_choice.setToolTip("The generator drawing the samples: one trained by the VisionDesk project "
+                                       "(weights/ folder), or a GAN run's checkpoint you opened.")
+        explain(self.shipped_choice, "FD")
+        self.shipped_choice.activated.connect(lambda _i: self._generator_chosen())
         gl.addWidget(self.shipped_choice)
         self.open_button = button("Open a GAN run's checkpoint…", "best.pt or last.pt of any GAN run")
         self.open_button.clicked.connect(self.choose_checkpoint)
@@ -131,7 +135,8 @@ class ExplorePage(QWidget):
         self.steps.setValue(10)
         self.spherical = QCheckBox("Spherical (slerp)")
         self.spherical.setChecked(True)
-        self.spherical.setToolTip("Follow the sphere where random latent vectors live, instead of a straight line.")
+        self.spherical.setToolTip("Walk along the sphere where random noise vectors live, instead of a straight line.")
+        explain(self.spherical, "slerp")
         self.interpolate_button = button("Interpolate", "Show the images between A and B.", "primary")
         self.interpolate_button.clicked.connect(lambda: self.interpolate())
         self.save_strip_button = button("Save strip as PNG…")
@@ -175,6 +180,7 @@ class ExplorePage(QWidget):
         except UserError as exc:
             entries = {}
             self.gen_info.setText(str(exc))
+        self._shipped = set(entries)
         for name, entry in sorted(entries.items(), key=lambda kv: kv[0] != SHIPPED_DEFAULT):
             fd = entry.get("fd")
             text = f"{entry.get('data', name)} ({entry.get('model', 'gan')}"
@@ -197,10 +203,36 @@ class ExplorePage(QWidget):
                                       f"You can still train a GAN, or open a GAN run's checkpoint.", "warn")
             self.gen_info.setText("No generator loaded.")
             return False
-        idx = self.shipped_choice.findData(name)
-        if idx >= 0:
-            self.shipped_choice.setCurrentIndex(idx)
         return self.load_generator_file(path, generate=generate, shipped=name)
+
+    def _generator_chosen(self) -> None:
+        """A generator picked in the combo: a shipped one by name, or a checkpoint opened before."""
+        data = self.shipped_choice.currentData()
+        if data in self._shipped:
+            self.load_shipped(data, generate=True)
+        elif data:
+            self.load_generator_file(Path(data), generate=True)
+
+    def _show_in_combo(self, path: Path, shipped: str | None) -> None:
+        """Select the generator on screen in the combo, adding an opened checkpoint as a choice."""
+        combo = self.shipped_choice
+        key = shipped if shipped else str(path)
+        if (i := combo.findData(key)) < 0:
+            if not self._shipped and combo.count() == 1 and combo.itemData(0) is None:
+                combo.clear()                   # "none shipped"
+            combo.addItem(f"{path.parent.name} ({path.name})", key)
+            i = combo.count() - 1
+        combo.setCurrentIndex(i)
+        combo.setEnabled(True)
+
+    def _select_generator_on_screen(self) -> None:
+        gen = self.generator
+        if gen is not None and gen.path is not None:
+            for key in (str(gen.path), *self._shipped):
+                i = self.shipped_choice.findData(key)
+                if i >= 0 and (key == str(gen.path) or gen.path.name == f"{key}.pt"):
+                    self.shipped_choice.setCurrentIndex(i)
+                    return
 
     def choose_checkpoint(self) -> None:
         from app.engine.runs import runs_root
@@ -217,8 +249,10 @@ class ExplorePage(QWidget):
             gen = load_generator(path)
         except UserError as exc:
             self.message.show_message(f"{Path(path).name} could not be opened as a generator: {exc}", "error")
+            self._select_generator_on_screen()
             return False
         self.generator = gen
+        self._show_in_combo(Path(gen.path or path), shipped)
         self.samples = None
         self.latents = None
         self.strip = None
@@ -260,7 +294,7 @@ class ExplorePage(QWidget):
 
         def done(result, error):
             if error is not None:
-                self.message.show_message(f"Generating failed: {error}", "error")
+                show_failure(self.message, "Drawing the samples", error)
                 return
             if gen is not self.generator:
                 return
@@ -303,7 +337,7 @@ class ExplorePage(QWidget):
 
         def done(result, error):
             if error is not None:
-                self.message.show_message(f"Interpolating failed: {error}", "error")
+                show_failure(self.message, "Drawing the walk between A and B", error)
                 return
             self.strip = result
             self.strip_view.set_image(result)

@@ -3,8 +3,9 @@ chooser for runs kept elsewhere. Reading a run is the engine's (``gan.open_gan_r
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QGroupBox, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
+from app.ui.widgets.combo import ElidedComboBox
 from app.ui.widgets.common import button
 
 
@@ -16,18 +17,17 @@ class PastRuns(QGroupBox):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("Past GAN runs", parent)
         pv = QVBoxLayout(self)
-        self.combo = QComboBox()
+        self.combo = ElidedComboBox()
         self.combo.setToolTip("GAN runs saved in the VisionDesk runs folder, newest first.")
-        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.combo.setMinimumContentsLength(12)
         row = QHBoxLayout()
         self.open_button = button("Open", "Show the run's curves, scores and the fixed-noise grid of every "
                                   "epoch (the epoch slider replays them).")
         self.open_button.clicked.connect(self._open_selected)
         self.browse_button = button("Folder…", "Open a GAN run folder from anywhere.")
         self.browse_button.clicked.connect(self._browse)
-        self.refresh_button = button("↻", "Look for new runs.")
-        self.refresh_button.setFixedWidth(34)
+        self.refresh_button = QToolButton()
+        self.refresh_button.setText("↻")
+        self.refresh_button.setToolTip("Look for new runs.")
         self.refresh_button.clicked.connect(self.refresh)
         row.addWidget(self.open_button, 1)
         row.addWidget(self.browse_button, 1)
@@ -43,7 +43,7 @@ class PastRuns(QGroupBox):
         self.combo.clear()
         for r in (r for r in list_runs(runs_root()) if r.task == "gan"):
             day, _, clock = r.started.partition("T")
-            label = f"{day} {clock.replace('-', ':')} · {r.data} · {r.model} · {r.epochs_done}/{r.epochs} ep"
+            label = f"{r.data} · {r.model} · {r.epochs_done}/{r.epochs} ep · {day} {clock.replace('-', ':')[:5]}"
             self.combo.addItem(label.strip(), str(r.path))
         if self.combo.count() == 0:
             self.combo.addItem("No GAN runs yet", None)

@@ -11,8 +11,10 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox
                                QWidget)
 
 from app.ui.state import AppState
+from app.ui.tabs.gan.glossary import explain
+from app.ui.widgets.combo import ElidedComboBox
 
-BUILTIN_SETS = [("fashion-mnist-sample", "Fashion-MNIST sample (shipped, works offline)"),
+BUILTIN_SETS = [("fashion-mnist-sample", "Fashion-MNIST sample (shipped)"),
                 ("fashion-mnist", "Fashion-MNIST"), ("mnist", "MNIST digits"), ("cifar10", "CIFAR-10 photos")]
 STATE = "__state__"            # the data choice that means "the Data tab's data set"
 
@@ -41,20 +43,22 @@ class GanSettings(QWidget):
     # ------------------------------------------------------------------ boxes
     def _build_data(self) -> QGroupBox:
         box = QGroupBox("Images to imitate")
-        form = QFormLayout(box)
-        self.data_choice = QComboBox()
-        self.data_choice.setToolTip("The Data tab's data set, or one of the built-in sets.")
-        self.data_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.data_choice.setMinimumContentsLength(12)
+        lay = QVBoxLayout(box)
+        # the data set's name gets the box's full width (a form column cut it short)
+        self.data_choice = ElidedComboBox()
+        self.data_choice.setToolTip("The data set: the Data tab's, or one of the built-in sets.")
         self.data_choice.currentIndexChanged.connect(lambda _i: self.refresh_classes())
-        self.class_choice = QComboBox()
+        self.class_choice = ElidedComboBox()
         self.class_choice.setToolTip("Train on every image, or only on the images of one class.")
         self.data_info = QLabel()
         self.data_info.setObjectName("hint")
         self.data_info.setWordWrap(True)
-        form.addRow("Data set:", self.data_choice)
+        form = QFormLayout()
+        form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Class:", self.class_choice)
-        form.addRow(self.data_info)
+        lay.addWidget(self.data_choice)
+        lay.addLayout(form)
+        lay.addWidget(self.data_info)
         return box
 
     def _build_settings(self) -> QGroupBox:
@@ -84,7 +88,7 @@ class GanSettings(QWidget):
         self.beta1.setRange(0.0, 0.99)
         self.beta1.setSingleStep(0.05)
         self.beta1.setValue(0.5)
-        self.beta1.setToolTip("Adam's beta1 (momentum). GANs train more steadily with 0.5 than with the usual 0.9.")
+        self.beta1.setToolTip("Adam's beta1. GANs train more steadily with 0.5 than with the usual 0.9.")
         self.smoothing = QDoubleSpinBox()
         self.smoothing.setDecimals(2)
         self.smoothing.setRange(0.0, 0.4)
@@ -102,7 +106,7 @@ class GanSettings(QWidget):
         self.latent = QSpinBox()
         self.latent.setRange(2, 1024)
         self.latent.setValue(100)
-        self.latent.setToolTip("Length of the random vector the generator turns into an image.")
+        self.latent.setToolTip("100 is usual; the shipped generators use it.")
         self.device = QComboBox()
         self.device.setToolTip("Automatic: the GPU when there is one, else the CPU.")
         for key, text in (("auto", "Automatic"), ("cpu", "CPU"), ("cuda", "GPU (CUDA)")):
@@ -111,11 +115,13 @@ class GanSettings(QWidget):
         form.addRow("Epochs:", self.epochs)
         form.addRow("Batch size:", self.batch_size)
         form.addRow("Learning rate:", self.lr)
-        form.addRow("Adam beta1:", self.beta1)
+        form.addRow("Momentum:", self.beta1)
         form.addRow("Label smoothing:", self.smoothing)
         form.addRow("Network width:", self.net_width)
         form.addRow("Latent size:", self.latent)
         form.addRow("Device:", self.device)
+        explain(self.beta1, "momentum", form=form)
+        explain(self.latent, "latent size", form=form)
         self.settings_box = box
         return box
 
@@ -136,6 +142,7 @@ class GanSettings(QWidget):
         self.use_score.setChecked(True)
         self.use_score.setToolTip("The Fréchet distance between generated and real test images, in the feature space "
                                   "of VisionDesk's own classifier for this data set (like FID).")
+        explain(self.use_score, "FD")
         form = QFormLayout(self.use_score)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.addRow("Every:", self.score_every)
@@ -149,7 +156,7 @@ class GanSettings(QWidget):
         self.data_choice.clear()
         ds = self.state.dataset
         if ds is not None:
-            self.data_choice.addItem(f"Data tab: {ds.name} ({len(ds.train):,} images)", STATE)
+            self.data_choice.addItem(f"Data tab: {ds.name}", STATE)
         for key, text in BUILTIN_SETS:
             self.data_choice.addItem(text, key)
         idx = self.data_choice.findData(current) if current else -1
@@ -176,8 +183,8 @@ class GanSettings(QWidget):
         else:
             spec = SPECS.get("fashion-mnist" if key == "fashion-mnist-sample" else key)
             classes = list(spec.classes) if spec is not None else []
-            self.data_info.setText("Loaded when training starts" + (" (from the VisionDesk data folder)."
-                                                                   if key != "fashion-mnist-sample" else "."))
+            self.data_info.setText("Shipped with VisionDesk: works offline." if key == "fashion-mnist-sample" else
+                                   "Loaded from the VisionDesk data folder when training starts.")
         for i, name in enumerate(classes):
             self.class_choice.addItem(f"{i}: {name}", i)
 

@@ -142,15 +142,25 @@ class TrainPage(QWidget):
     def _done(self, result) -> None:
         self.views.curves.throttle.flush()
         if isinstance(result, Failed):
-            hint = "" if result.user_error else " (this looks like a bug; the details are in the run's run.log)"
-            self.message.show_message(f"The GAN training stopped with a problem: {result.message}{hint}", "error")
+            if result.user_error:
+                self.message.show_message(f"The GAN training stopped: {result.message}", "error")
+            else:
+                log = f" (the run's log: {file_link(Path(result.run_dir) / 'run.log')})" if result.run_dir else ""
+                self.message.show_message("The GAN training stopped because of a problem inside VisionDesk, not "
+                                          f"because of your settings{log}. 'Copy details' copies what went wrong "
+                                          "for a bug report.", "error", details=result.details)
         elif isinstance(result, Finished):
             fd = (result.best or {}).get("fd")
             best = f" Best Fréchet distance {fd:.2f} at epoch {int(result.best['epoch'])}." if isinstance(fd, float) \
                 else ""
             where = file_link(result.run_dir) if result.run_dir else "memory"
-            if result.reason == "stopped":
-                done = f"Stopped after {result.epoch} epoch(s)."
+            b = self.session.last_batch
+            if result.reason == "stopped" and b is not None and b.epoch == result.epoch + 1 and b.batch < b.batches:
+                kept = f"the {result.epoch} finished epoch(s) and " if result.epoch else ""
+                done = (f"Stopped during epoch {b.epoch} (batch {b.batch} of {b.batches}); {kept}the generator so far "
+                        "are kept.")
+            elif result.reason == "stopped":
+                done = f"Stopped after epoch {result.epoch}."
             else:
                 done = f"Finished {result.epoch} epoch(s) in {hms(result.seconds)}."
             self.message.show_message(f"{done}{best} Saved in {where}. Press 'Explore this generator' to draw new "

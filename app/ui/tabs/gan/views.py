@@ -9,6 +9,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QSlider, QSplitter, QVBoxLayout, QWidget
 
+from app.ui.tabs.gan.glossary import GLOSSARY
 from app.ui.widgets.gan_charts import GanCurves, HistogramBars
 from app.ui.widgets.image_view import ImageView
 
@@ -20,6 +21,12 @@ class RunViews(QSplitter):
         super().__init__(Qt.Orientation.Vertical, parent)
         self.grids: dict[int, np.ndarray] = {}          # epoch -> fixed-noise grid of the run
         self.curves = GanCurves()
+        self.curves.explain(
+            loss="D loss: how wrong the discriminator (the judge network) is at telling real from generated "
+                 "pictures. G loss: how well the judge sees through the generator's pictures. The two pull against "
+                 "each other; neither should fall to zero.",
+            d="\n".join(GLOSSARY[t] for t in ("D(x)", "D(G(z))")),
+            score=GLOSSARY["FD"])
         grid_box = QGroupBox("The same noise, epoch after epoch")
         gv = QVBoxLayout(grid_box)
         self.grid_view = ImageView("The generator's samples of a fixed noise batch\nappear here after each epoch.",
@@ -41,6 +48,7 @@ class RunViews(QSplitter):
         self.score_label = QLabel()
         self.score_label.setObjectName("hint")
         self.score_label.setWordWrap(True)
+        self.score_label.setToolTip(GLOSSARY["FD"])
 
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.curves.loss_view)
