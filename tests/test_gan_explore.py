@@ -11,7 +11,7 @@ import torch
 from app.core.errors import UserError
 from app.core.weights import register_weight
 from app.engine.fid import nearest_real_images
-from app.engine.gan import OtherTaskRun, describe_score, find_nearest_real, open_gan_run
+from app.engine.gan import OtherTaskRun, describe_checkpoint, describe_score, find_nearest_real, open_gan_run
 from helpers import tiny_dataset
 from test_gan import tiny_classifier, train_tiny
 
@@ -89,6 +89,9 @@ def test_open_gan_run_reads_back_what_training_showed(tmp_path):
     best_epoch, best_fd = min(run.scores, key=lambda s: s[1])
     assert run.score_text == describe_score(2, run.last_score) + f" Best {best_fd:.2f} at epoch {best_epoch}."
 
+    stamped = tmp_path / "2026-12-01T05-43-08_gan_tiny_dcgan" / "best.pt"
+    assert describe_checkpoint(stamped, {"data": "tiny", "model": "dcgan"}) == "tiny dcgan, 2026-12-01 05:43 (best.pt)"
+    assert describe_checkpoint(run.checkpoint, {"data": "tiny"}) == "run/best.pt"
     with pytest.raises(UserError, match="not a VisionDesk run folder"):
         open_gan_run(tmp_path)
     other = tmp_path / "classify-run"

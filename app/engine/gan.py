@@ -422,6 +422,19 @@ def run_checkpoint(run_dir: str | Path) -> Path | None:
     return None
 
 
+def describe_checkpoint(path: str | Path, meta: dict) -> str:
+    """A short name for a generator checkpoint: 'fashion-mnist dcgan, 2026-12-01 05:43 (best.pt)' for a
+    run's (its folder starts with the run's start time), else 'folder/file'."""
+    from datetime import datetime
+
+    path = Path(path)
+    try:
+        started = datetime.strptime(path.parent.name[:19], "%Y-%m-%dT%H-%M-%S").strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return f"{path.parent.name}/{path.name}"
+    return f"{meta.get('data', '?')} {meta.get('model', '')}, {started} ({path.name})"
+
+
 def describe_score(epoch: int, score: dict) -> str:
     """One plain sentence on an epoch's score (``read_run_score`` / the event's ``details['score']``)."""
     share = 100 * float(score["max_share"])
@@ -664,4 +677,4 @@ def export_generator(source: str | Path, target: str | Path, **extra_meta: Any) 
 __all__ = ["GanTask", "LoadedGenerator", "export_generator", "gan_config", "gan_task_factory", "interpolate_latents",
            "load_generator", "make_grid", "make_strip", "resolve_class", "sample_latents", "save_png",
            "grid_path", "score_path", "read_run_grids", "read_run_score", "run_checkpoint", "describe_score",
-           "GanRun", "OtherTaskRun", "open_gan_run", "NearestReal", "find_nearest_real"]
+           "describe_checkpoint", "GanRun", "OtherTaskRun", "open_gan_run", "NearestReal", "find_nearest_real"]

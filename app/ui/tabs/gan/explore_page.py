@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QSpinBox,
                                QVBoxLayout, QWidget)
 
@@ -220,7 +221,10 @@ class ExplorePage(QWidget):
         if (i := combo.findData(key)) < 0:
             if not self._shipped and combo.count() == 1 and combo.itemData(0) is None:
                 combo.clear()                   # "none shipped"
-            combo.addItem(f"{path.parent.name} ({path.name})", key)
+            from app.engine.gan import describe_checkpoint
+
+            combo.addItem(describe_checkpoint(path, self.generator.meta), key)
+            combo.setItemData(combo.count() - 1, str(path), Qt.ItemDataRole.ToolTipRole)
             i = combo.count() - 1
         combo.setCurrentIndex(i)
         combo.setEnabled(True)

@@ -156,9 +156,8 @@ class TrainPage(QWidget):
             where = file_link(result.run_dir) if result.run_dir else "memory"
             b = self.session.last_batch
             if result.reason == "stopped" and b is not None and b.epoch == result.epoch + 1 and b.batch < b.batches:
-                kept = f"the {result.epoch} finished epoch(s) and " if result.epoch else ""
-                done = (f"Stopped during epoch {b.epoch} (batch {b.batch} of {b.batches}); {kept}the generator so far "
-                        "are kept.")
+                done = (f"Stopped during epoch {b.epoch} (batch {b.batch} of {b.batches}), with the generator as it "
+                        "was then.")
             elif result.reason == "stopped":
                 done = f"Stopped after epoch {result.epoch}."
             else:
