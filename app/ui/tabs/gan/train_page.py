@@ -145,7 +145,7 @@ class TrainPage(QWidget):
             if result.user_error:
                 self.message.show_message(f"The GAN training stopped: {result.message}", "error")
             else:
-                log = f" (the run's log: {file_link(Path(result.run_dir) / 'run.log')})" if result.run_dir else ""
+                log = f" (its log, run.log, is in {file_link(result.run_dir)})" if result.run_dir else ""
                 self.message.show_message("The GAN training stopped because of a problem inside VisionDesk, not "
                                           f"because of your settings{log}. 'Copy details' copies what went wrong "
                                           "for a bug report.", "error", details=result.details)
