@@ -156,14 +156,15 @@ def test_soak_start_stop_in_every_training_tab(qtbot, window, tmp_path):
     # ---- GAN tab
     gan = w.pages.get("GAN")
     if gan is not None:
-        gan._refresh_data_choices()
-        gan.data_choice.setCurrentIndex(gan.data_choice.findData("__state__"))
-        gan.epochs.setValue(50)
-        gan.batch_size.setValue(16)
-        gan.latent.setValue(16)
-        gan.device.setCurrentIndex(gan.device.findData("cpu"))
-        soak(qtbot, "gan", gan.start_training, lambda: len(gan.curves.x) > 0, gan.stop_training,
-             gan.runner.is_running, settle, report)
+        gs = gan.train.settings
+        gs.refresh_data_choices()
+        gs.data_choice.setCurrentIndex(gs.data_choice.findData("__state__"))
+        gs.epochs.setValue(50)
+        gs.batch_size.setValue(16)
+        gs.latent.setValue(16)
+        gs.device.setCurrentIndex(gs.device.findData("cpu"))
+        soak(qtbot, "gan", gan.train.start_training, lambda: len(gan.train.views.curves.x) > 0,
+             gan.train.stop_training, gan.train.session.is_running, settle, report)
 
     # ---- Keypoints tab: 'Train your own'
     kp = w.pages.get("Keypoints")

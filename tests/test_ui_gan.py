@@ -50,7 +50,7 @@ def weights(tmp_path, monkeypatch):
 
 
 def make_tab(qtbot, tmp_path, ds=None):
-    from app.ui.tabs.gan_tab import GanTab
+    from app.ui.tabs.gan import GanTab
 
     state = AppState(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     if ds is not None:
@@ -71,40 +71,40 @@ def test_opens_with_shipped_generator_and_explores(qtbot, tmp_path, weights):
     tab, _ = make_tab(qtbot, tmp_path, ds)
     assert tab.pages.currentIndex() == 1          # opens on Generate
     wait_jobs(qtbot, tab)
-    assert tab.generator is not None and "tiny" in tab.gen_info.text()
-    assert "FD 12.5" in tab.shipped_choice.currentText()
-    assert tab.samples is not None and tuple(tab.samples.shape) == (64, 1, 28, 28)
-    first = tab.samples.clone()
+    assert tab.explore.generator is not None and "tiny" in tab.explore.gen_info.text()
+    assert "FD 12.5" in tab.explore.shipped_choice.currentText()
+    assert tab.explore.samples is not None and tuple(tab.explore.samples.shape) == (64, 1, 28, 28)
+    first = tab.explore.samples.clone()
 
     # the same seed gives the same samples; a new seed others
-    qtbot.mouseClick(tab.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(tab.explore.generate_button, Qt.MouseButton.LeftButton)
     wait_jobs(qtbot, tab)
-    assert torch.equal(tab.samples, first)
-    qtbot.mouseClick(tab.new_seed_button, Qt.MouseButton.LeftButton)
+    assert torch.equal(tab.explore.samples, first)
+    qtbot.mouseClick(tab.explore.new_seed_button, Qt.MouseButton.LeftButton)
     wait_jobs(qtbot, tab)
-    seed = tab.seed.value()
-    assert tab.sample_seed == seed
+    seed = tab.explore.seed.value()
+    assert tab.explore.sample_seed == seed
 
     # click sample 5 in the grid: enlarged, with its seed and index
-    qtbot.mouseClick(tab.grid, Qt.MouseButton.LeftButton, pos=tab.grid.cell_rect(5).center())
-    assert tab.grid.selected == 5
-    assert "#5" in tab.zoom_caption.text() and str(seed) in tab.zoom_caption.text()
-    assert tab.zoom.image is not None
-    qtbot.mouseClick(tab.set_b_button, Qt.MouseButton.LeftButton)
-    assert tab.ends == [0, 5] and tab.grid.marks == {0: "A", 5: "B"}
+    qtbot.mouseClick(tab.explore.grid, Qt.MouseButton.LeftButton, pos=tab.explore.grid.cell_rect(5).center())
+    assert tab.explore.grid.selected == 5
+    assert "#5" in tab.explore.closer.zoom_caption.text() and str(seed) in tab.explore.closer.zoom_caption.text()
+    assert tab.explore.closer.zoom.image is not None
+    qtbot.mouseClick(tab.explore.set_b_button, Qt.MouseButton.LeftButton)
+    assert tab.explore.ends == [0, 5] and tab.explore.grid.marks == {0: "A", 5: "B"}
 
-    tab.steps.setValue(6)
-    qtbot.mouseClick(tab.interpolate_button, Qt.MouseButton.LeftButton)
+    tab.explore.steps.setValue(6)
+    qtbot.mouseClick(tab.explore.interpolate_button, Qt.MouseButton.LeftButton)
     wait_jobs(qtbot, tab)
-    assert tab.strip is not None and tab.strip.shape == (32, 6 * 30 + 2)
+    assert tab.explore.strip is not None and tab.explore.strip.shape == (32, 6 * 30 + 2)
 
-    qtbot.mouseClick(tab.nearest_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(tab.explore.closer.nearest_button, Qt.MouseButton.LeftButton)
     wait_jobs(qtbot, tab)
-    assert len(tab.nearest) == 6, tab.nearest_info.text()
-    assert "48 training images" in tab.nearest_info.text()
+    assert len(tab.explore.closer.nearest) == 6, tab.explore.closer.nearest_info.text()
+    assert "48 training images" in tab.explore.closer.nearest_info.text()
 
-    grid_png = tab.save_grid(tmp_path / "out" / "grid.png")
-    strip_png = tab.save_strip(tmp_path / "out" / "strip")
+    grid_png = tab.explore.save_grid(tmp_path / "out" / "grid.png")
+    strip_png = tab.explore.save_strip(tmp_path / "out" / "strip")
     assert grid_png.is_file() and strip_png.name == "strip.png" and strip_png.is_file()
     from PIL import Image
 
@@ -115,70 +115,72 @@ def test_opens_with_shipped_generator_and_explores(qtbot, tmp_path, weights):
 def test_train_briefly_then_generate_from_the_run(qtbot, tmp_path, weights):
     _, ds = weights
     tab, state = make_tab(qtbot, tmp_path, ds)
+    ts, tv = tab.train.settings, tab.train.views
     wait_jobs(qtbot, tab)
     tab.pages.setCurrentIndex(0)
-    assert tab.data_choice.currentData() == "__state__"
-    assert tab.class_choice.count() == 5
-    tab.epochs.setValue(2)
-    tab.batch_size.setValue(16)
-    tab.latent.setValue(16)
-    tab.score_samples.setValue(500)
-    tab.device.setCurrentIndex(tab.device.findData("cpu"))
+    assert ts.data_choice.currentData() == "__state__"
+    assert ts.class_choice.count() == 5
+    ts.epochs.setValue(2)
+    ts.batch_size.setValue(16)
+    ts.latent.setValue(16)
+    ts.score_samples.setValue(500)
+    ts.device.setCurrentIndex(ts.device.findData("cpu"))
     busy = []
     state.busyChanged.connect(busy.append)
     import time
 
     t0 = time.perf_counter()
-    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
-    assert tab.is_busy() and not tab.start_button.isEnabled()
-    qtbot.waitUntil(lambda: tab.last_result is not None, timeout=60000)
+    qtbot.mouseClick(tab.train.start_button, Qt.MouseButton.LeftButton)
+    assert tab.train.is_busy() and not tab.train.start_button.isEnabled()
+    qtbot.waitUntil(lambda: tab.train.last_result is not None, timeout=60000)
     elapsed = time.perf_counter() - t0
     # the curves keep every point but redraw at most 20 times a second
-    assert 1 <= tab.curves.throttle.redraws <= 20 * elapsed + 2
-    assert type(tab.last_result).__name__ == "Finished", getattr(tab.last_result, "message", "")
+    assert 1 <= tv.curves.throttle.redraws <= 20 * elapsed + 2
+    assert type(tab.train.last_result).__name__ == "Finished", getattr(tab.train.last_result, "message", "")
     assert busy[0] and busy[-1] == ""
-    assert not tab.is_busy() and tab.start_button.isEnabled()
+    assert not tab.train.is_busy() and tab.train.start_button.isEnabled()
     # live curves, the grid of every epoch with the replay slider, the score and its histogram
-    assert len(tab.curves.x) == 6 and len(tab.curves.cols["d_loss"]) == 6
-    assert sorted(tab.grids) == [1, 2] and tab.epoch_slider.maximum() == 2
-    tab.epoch_slider.setValue(1)
-    assert tab.epoch_label.text() == "epoch 1 of 2"
-    assert tab.grid_view.image is tab.grids[1]
-    assert len(tab.curves.fd) == 2 and sum(tab.histogram.counts) == 500
-    assert (tab.run_dir / "samples" / "epoch_002.png").is_file()
-    cfg = json.loads((tab.run_dir / "config.json").read_text())
+    assert len(tv.curves.x) == 6 and len(tv.curves.cols["d_loss"]) == 6
+    assert sorted(tv.grids) == [1, 2] and tv.epoch_slider.maximum() == 2
+    tv.epoch_slider.setValue(1)
+    assert tv.epoch_label.text() == "epoch 1 of 2"
+    assert tv.grid_view.image is tv.grids[1]
+    assert len(tv.curves.fd) == 2 and sum(tv.histogram.counts) == 500
+    assert (tab.train.run_dir / "samples" / "epoch_002.png").is_file()
+    cfg = json.loads((tab.train.run_dir / "config.json").read_text())
     assert cfg["task"] == "gan" and cfg["extra"]["score_samples"] == 500
 
-    qtbot.mouseClick(tab.use_trained_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(tab.train.use_trained_button, Qt.MouseButton.LeftButton)
     wait_jobs(qtbot, tab)
     assert tab.pages.currentIndex() == 1
-    assert tab.generator.path.parent == tab.run_dir
-    assert tab.samples is not None and tab.samples.shape[0] == 64
+    assert tab.explore.generator.path.parent == tab.train.run_dir
+    assert tab.explore.samples is not None and tab.explore.samples.shape[0] == 64
 
     # a new window lists the run under "Past GAN runs"; opening it replays what the live view showed
     tab2, _ = make_tab(qtbot, tmp_path, ds)
+    ts2, tv2 = tab2.train.settings, tab2.train.views
     wait_jobs(qtbot, tab2)
-    index = tab2.past_runs.findData(str(tab.run_dir))
-    assert index >= 0 and "2/2 ep" in tab2.past_runs.itemText(index)
-    tab2.past_runs.setCurrentIndex(index)
-    qtbot.mouseClick(tab2.open_run_button, Qt.MouseButton.LeftButton)
+    index = tab2.train.past.combo.findData(str(tab.train.run_dir))
+    assert index >= 0 and "2/2 ep" in tab2.train.past.combo.itemText(index)
+    tab2.train.past.combo.setCurrentIndex(index)
+    qtbot.mouseClick(tab2.train.past.open_button, Qt.MouseButton.LeftButton)
     wait_jobs(qtbot, tab2)
-    assert sorted(tab2.grids) == [1, 2] and tab2.epoch_slider.maximum() == 2
-    assert (tab2.grids[2] == tab.grids[2]).all() and tab2.grid_view.image is tab2.grids[2]
-    tab2.epoch_slider.setValue(1)
-    assert tab2.epoch_label.text() == "epoch 1 of 2" and (tab2.grid_view.image == tab.grids[1]).all()
-    assert list(tab2.curves.x.view) == pytest.approx(list(tab.curves.x.view))
-    assert list(tab2.curves.cols["g_loss"].view) == pytest.approx(list(tab.curves.cols["g_loss"].view), rel=1e-4)
-    assert list(tab2.curves.fd.view) == pytest.approx(list(tab.curves.fd.view), rel=1e-4)
-    assert "Fréchet distance" in tab2.score_label.text() and "2 of 2" in tab2.progress.format()
-    assert tab2.histogram.counts == tab.histogram.counts and sum(tab2.histogram.counts) == 500
-    assert tab2.use_trained_button.isEnabled()
+    assert sorted(tv2.grids) == [1, 2] and tv2.epoch_slider.maximum() == 2
+    assert (tv2.grids[2] == tv.grids[2]).all() and tv2.grid_view.image is tv2.grids[2]
+    tv2.epoch_slider.setValue(1)
+    assert tv2.epoch_label.text() == "epoch 1 of 2" and (tv2.grid_view.image == tv.grids[1]).all()
+    assert list(tv2.curves.x.view) == pytest.approx(list(tv.curves.x.view))
+    assert list(tv2.curves.cols["g_loss"].view) == pytest.approx(list(tv.curves.cols["g_loss"].view), rel=1e-4)
+    assert list(tv2.curves.fd.view) == pytest.approx(list(tv.curves.fd.view), rel=1e-4)
+    assert "Fréchet distance" in tv2.score_label.text() and "2 of 2" in tab2.train.progress.format()
+    assert tv2.histogram.counts == tv.histogram.counts and sum(tv2.histogram.counts) == 500
+    assert tab2.train.use_trained_button.isEnabled()
     # its settings are in the form, so Start would train it again
-    assert (tab2.epochs.value(), tab2.batch_size.value(), tab2.latent.value(), tab2.score_samples.value()) == \
+    assert (ts2.epochs.value(), ts2.batch_size.value(), ts2.latent.value(), ts2.score_samples.value()) == \
         (2, 16, 16, 500)
     # a folder that is not a GAN run: a clear message, and what is on screen stays
-    assert not tab2.open_run(tmp_path) and "not a VisionDesk run folder" in tab2.train_message.text()
-    assert sorted(tab2.grids) == [1, 2]
+    assert not tab2.train.open_run(tmp_path) and "not a VisionDesk run folder" in tab2.train.message.text
+    assert sorted(tv2.grids) == [1, 2]
     tab2.shutdown()
     tab.shutdown()
 
@@ -186,16 +188,17 @@ def test_train_briefly_then_generate_from_the_run(qtbot, tmp_path, weights):
 def test_stop_keeps_a_checkpoint(qtbot, tmp_path, weights):
     _, ds = weights
     tab, _ = make_tab(qtbot, tmp_path, ds)
+    ts, tv = tab.train.settings, tab.train.views
     wait_jobs(qtbot, tab)
-    tab.epochs.setValue(50)
-    tab.batch_size.setValue(8)
-    tab.use_score.setChecked(False)
-    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: len(tab.curves.x) > 0, timeout=30000)
-    qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: tab.last_result is not None, timeout=30000)
-    assert tab.last_result.reason == "stopped"
-    assert (tab.run_dir / "last.pt").is_file() and tab.use_trained_button.isEnabled()
+    ts.epochs.setValue(50)
+    ts.batch_size.setValue(8)
+    ts.use_score.setChecked(False)
+    qtbot.mouseClick(tab.train.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(tv.curves.x) > 0, timeout=30000)
+    qtbot.mouseClick(tab.train.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.train.last_result is not None, timeout=30000)
+    assert tab.train.last_result.reason == "stopped"
+    assert (tab.train.run_dir / "last.pt").is_file() and tab.train.use_trained_button.isEnabled()
     tab.shutdown()
 
 
@@ -204,13 +207,13 @@ def test_missing_or_damaged_weights_give_a_clear_message(qtbot, tmp_path, weight
     (wdir / "gan-fashion-mnist.pt").write_bytes(b"damaged")
     tab, _ = make_tab(qtbot, tmp_path)
     wait_jobs(qtbot, tab)
-    assert tab.generator is None and tab.samples is None
-    assert "checksum" in tab.gen_message.text() and tab.gen_message.isVisibleTo(tab)
-    assert not tab.generate_button.isEnabled()
+    assert tab.explore.generator is None and tab.explore.samples is None
+    assert "checksum" in tab.explore.message.text and tab.explore.message.isVisibleTo(tab)
+    assert not tab.explore.generate_button.isEnabled()
     # the rest still works: the data choice and the train button
-    assert tab.data_choice.currentData() == "fashion-mnist-sample" and tab.start_button.isEnabled()
+    assert tab.train.settings.data_choice.currentData() == "fashion-mnist-sample" and tab.train.start_button.isEnabled()
     (wdir / "manifest.json").unlink()
     tab2, _ = make_tab(qtbot, tmp_path)
-    assert "could not be loaded" in tab2.gen_message.text() and not tab2.shipped_choice.isEnabled()
+    assert "could not be loaded" in tab2.explore.message.text and not tab2.explore.shipped_choice.isEnabled()
     tab.shutdown()
     tab2.shutdown()

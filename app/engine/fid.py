@@ -15,9 +15,10 @@ mode collapse (a GAN that only draws one kind of thing gives one tall bar).
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Hashable
 
 import torch
 
@@ -198,6 +199,66 @@ def find_score_classifier(data: str, explicit: str | Path | None = None, device=
     return load_classifier(path, device=device)
 
 
-__all__ = ["DEFAULT_SAMPLES", "GanScorer", "ScoreResult", "class_histogram", "feature_stats", "find_score_classifier",
-           "frechet_distance", "frechet_from_stats", "images_from_tanh", "max_share", "real_floor",
-           "shipped_classifier_name"]
+# ------------------------------------------------------------------------------------------- nearest real images
+@dataclass
+class NearestImages:
+    """The real images closest to a query image in a classifier's feature space."""
+
+    indices: list[int]          # into the searched images, nearest first
+    distances: list[float]      # feature-space distances, same order
+    typical: float              # how far a real image's nearest other real image typically is (median)
+
+
+class _FeatureCache:
+    """The features of the last searched image set (computing them is the slow part of a search);
+    several background jobs may ask at once, hence the lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: Hashable | None = None
+        self._features: torch.Tensor | None = None
+
+    def get(self, key: Hashable, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        with self._lock:
+            if key is not None and key == self._key and self._features is not None:
+                return self._features
+        features = compute()
+        if key is not None:
+            with self._lock:
+                self._key, self._features = key, features
+        return features
+
+    def clear(self) -> None:
+        with self._lock:
+            self._key = self._features = None
+
+
+_REAL_FEATURES = _FeatureCache()
+
+
+def nearest_real_images(classifier, images: torch.Tensor, query: torch.Tensor, k: int = 6, *,
+                        cache_key: Hashable | None = None, probe: int = 200, seed: int = 0) -> NearestImages:
+    """The ``k`` images of ``images`` (uint8 N x C x H x W) nearest to ``query`` (uint8 1 x C x H x W) in
+    ``classifier``'s feature space (``classifier.features``), to spot a GAN that copies its training
+    images. ``typical`` is the median distance from ``probe`` random real images to their nearest other
+    real image: a generated sample much closer than that to a training image is probably a copy.
+    ``cache_key`` (e.g. the data set's name and size) keeps the features of ``images`` for the next search."""
+    if len(images) == 0:
+        raise ValueError("no images to search")
+    feats = _REAL_FEATURES.get(None if cache_key is None else (id(classifier), cache_key),
+                               lambda: classifier.features(images))
+    query = query if query.dim() == 4 else query.unsqueeze(0)
+    d = torch.cdist(classifier.features(query[:1]), feats)[0]
+    dist, order = d.topk(min(int(k), len(d)), largest=False)
+    typical = float("nan")
+    if len(feats) >= 2:
+        g = torch.Generator().manual_seed(int(seed))
+        sample = feats[torch.randint(len(feats), (min(int(probe), len(feats)),), generator=g)]
+        # the nearest of each probe is itself (distance 0): its second nearest is its real neighbour
+        typical = float(torch.cdist(sample, feats).topk(2, largest=False).values[:, 1].median())
+    return NearestImages([int(i) for i in order.tolist()], [float(v) for v in dist.tolist()], typical)
+
+
+__all__ = ["DEFAULT_SAMPLES", "GanScorer", "NearestImages", "ScoreResult", "class_histogram", "feature_stats",
+           "find_score_classifier", "frechet_distance", "frechet_from_stats", "images_from_tanh", "max_share",
+           "nearest_real_images", "real_floor", "shipped_classifier_name"]

@@ -413,6 +413,173 @@ def gan_config(data: str, data_root: str | None = None, **changes: Any) -> Train
     return TrainConfig(**base, extra=extra)
 
 
+# ------------------------------------------------------------------------------------------- a past run
+def run_checkpoint(run_dir: str | Path) -> Path | None:
+    """The generator checkpoint of a GAN run: best.pt, else last.pt, else None."""
+    for name in ("best.pt", "last.pt"):
+        if (Path(run_dir) / name).is_file():
+            return Path(run_dir) / name
+    return None
+
+
+def describe_checkpoint(path: str | Path, meta: dict) -> str:
+    """A short name for a generator checkpoint: 'fashion-mnist dcgan, 2026-12-01 05:43 (best.pt)' for a
+    run's (its folder starts with the run's start time), else 'folder/file'."""
+    from datetime import datetime
+
+    path = Path(path)
+    try:
+        started = datetime.strptime(path.parent.name[:19], "%Y-%m-%dT%H-%M-%S").strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return f"{path.parent.name}/{path.name}"
+    return f"{meta.get('data', '?')} {meta.get('model', '')}, {started} ({path.name})"
+
+
+def describe_score(epoch: int, score: dict) -> str:
+    """One plain sentence on an epoch's score (``read_run_score`` / the event's ``details['score']``)."""
+    share = 100 * float(score["max_share"])
+    fair = 100 / max(1, len(score["histogram"]))
+    verdict = ("no class is starved or overdone" if share <= 2 * fair else
+               "one class is drawn far more than others (possible mode collapse)")
+    return (f"Epoch {epoch}: Fréchet distance {float(score['fd']):.2f} on {int(score['n']):,} samples. "
+            f"Largest class share {share:.0f}% (fair share {fair:.0f}%): {verdict}.")
+
+
+@dataclass
+class GanRun:
+    """What a GAN run folder holds, for showing it again (``open_gan_run``); the grids are read apart
+    (``read_run_grids``) because decoding them takes a moment."""
+
+    path: Path
+    config: TrainConfig
+    epochs_done: int
+    batch_x: list[float]                 # position of every logged batch, in epochs (1.5 = half-way in epoch 2)
+    batch_rows: list[dict]               # its numbers: d_loss, g_loss, d_x, d_gz
+    scores: list[tuple[int, float]]      # (epoch, Fréchet distance) of every scored epoch
+    last_score: dict | None              # the last scored epoch's histogram (``read_run_score``), when saved
+    score_text: str                      # one sentence on the scores, for a person
+    checkpoint: Path | None              # best.pt or last.pt
+
+    @property
+    def title(self) -> str:
+        cfg = self.config
+        cls = (cfg.extra or {}).get("class")
+        return f"{cfg.model} on {cfg.data}" + (f", class {cls}" if cls is not None else "")
+
+
+class OtherTaskRun(UserError):
+    """A VisionDesk run folder, but of another task (a classifier's, a keypoint model's)."""
+
+
+def open_gan_run(run_dir: str | Path) -> GanRun:
+    """Read a GAN run folder (config, batch and epoch metrics, scores). Raises UserError in plain words
+    when the folder is not a VisionDesk run, ``OtherTaskRun`` when it is a run of another task."""
+    from app.engine.runs import read_metrics
+
+    run_dir = Path(run_dir)
+    try:
+        cfg = TrainConfig.load(run_dir / "config.json")
+    except UserError as exc:
+        raise UserError(f"{run_dir} is not a VisionDesk run folder (it has no valid config.json).") from exc
+    if cfg.task != "gan":
+        raise OtherTaskRun(f"{run_dir.name} is a {cfg.task} run, not a GAN run; open it in its own tab.")
+    batches, epochs = read_metrics(run_dir, "batches.csv"), read_metrics(run_dir)
+    per_epoch = max((int(r["batch"]) for r in batches if isinstance(r.get("batch"), float)), default=1)
+    xs, rows = [], []
+    for r in batches:
+        if isinstance(r.get("epoch"), float) and isinstance(r.get("batch"), float):
+            xs.append(r["epoch"] - 1 + r["batch"] / max(1, per_epoch))
+            rows.append({k: v for k, v in r.items() if isinstance(v, float)})
+    scored = [r for r in epochs if isinstance(r.get("fd"), float) and math.isfinite(r["fd"])
+              and isinstance(r.get("epoch"), float)]
+    scores = [(int(r["epoch"]), float(r["fd"])) for r in scored]
+    last_score = None
+    if scored:
+        last = scored[-1]
+        last_score = read_run_score(run_dir, int(last["epoch"]))
+        if last_score is not None:
+            text = describe_score(int(last["epoch"]), last_score)
+        else:            # a run made before the histogram was saved: the numbers of metrics.csv
+            share = last.get("class_max_share")
+            share_text = (f" Largest class share {100 * share:.0f}%."
+                          if isinstance(share, float) and math.isfinite(share) else "")
+            text = f"Epoch {int(last['epoch'])}: Fréchet distance {last['fd']:.2f}.{share_text}"
+        best_epoch, best_fd = min(scores, key=lambda s: s[1])
+        text += f" Best {best_fd:.2f} at epoch {best_epoch}."
+    else:
+        text = "This run has no scores (scoring was off, or it stopped before the first one)."
+    return GanRun(run_dir, cfg, len(epochs), xs, rows, scores, last_score, text, run_checkpoint(run_dir))
+
+
+# ------------------------------------------------------------------------------------------- nearest real images
+@dataclass
+class NearestReal:
+    """The training images nearest to a generated sample (``find_nearest_real``)."""
+
+    images: list[np.ndarray]      # uint8 (C, H, W)
+    labels: list[str]             # class name of each ('' when the set has none)
+    indices: list[int]            # index in the searched training split
+    distances: list[float]
+    typical: float                # a real image's typical distance to its nearest other real image
+    searched: str                 # which images were searched, in words
+
+    def caption(self, i: int) -> str:
+        return f"{self.labels[i]}\n#{self.indices[i]} · {self.distances[i]:.1f}"
+
+    def tooltip(self, i: int) -> str:
+        return f"Training image #{self.indices[i]} ({self.labels[i]}), distance {self.distances[i]:.1f}"
+
+    def summary(self) -> str:
+        return (f"Training image number · distance. Searched {self.searched}. A real image's nearest neighbour is "
+                f"typically {self.typical:.1f} away; a much smaller distance would mean the GAN copies a training "
+                f"image.")
+
+
+def _reference_images(meta: dict, loaded: ImageDataset | None) -> tuple[ImageDataset, str]:
+    """The training images a generator's samples are compared with, and where they came from in words:
+    the Data tab's set when it is the generator's, else the data set by name (the shipped sample for
+    Fashion-MNIST when the full set is not downloaded)."""
+    from app.data import load_dataset
+
+    data = meta.get("data")
+    shape = tuple(meta.get("image_shape", ()))
+    if loaded is not None and tuple(loaded.input_shape) == shape and (
+            loaded.name == data or {loaded.name, data} <= {"fashion-mnist", "fashion-mnist-sample"}):
+        return loaded, f"the {len(loaded.train):,} training images of the Data tab's {loaded.name}"
+    try:
+        ds = load_dataset(data)
+        return ds, f"the {len(ds.train):,} training images of {data}"
+    except UserError:
+        if data == "fashion-mnist":
+            ds = load_dataset("fashion-mnist-sample")
+            return ds, (f"the {len(ds.train):,} training images of the shipped Fashion-MNIST sample "
+                        f"(load the full set in the Data tab to search all 60,000)")
+        raise
+
+
+def find_nearest_real(meta: dict, sample: torch.Tensor, k: int = 6,
+                      loaded: ImageDataset | None = None) -> NearestReal:
+    """The ``k`` training images nearest to one generated ``sample`` (uint8 C x H x W or 1 x C x H x W)
+    of a generator described by ``meta``, in the feature space of the shipped score classifier of its
+    data set (``fid.nearest_real_images``). ``loaded``: a data set already in memory to prefer. Raises
+    UserError in plain words when there is no classifier or no data to search."""
+    from app.engine.fid import nearest_real_images
+
+    data = str(meta.get("data"))
+    clf = find_score_classifier(data)
+    if clf is None:
+        raise UserError(f"There is no shipped classifier for {data}, so similar images cannot be searched.")
+    if tuple(clf.input_shape) != tuple(int(v) for v in meta.get("image_shape", ())):
+        raise UserError("The classifier for this data set expects pictures of another size, so similar images "
+                        "cannot be searched.")
+    ds, where = _reference_images(meta, loaded)
+    found = nearest_real_images(clf, ds.train.images, torch.as_tensor(sample), k,
+                                cache_key=(ds.name, id(ds), len(ds.train)))
+    labels = [ds.classes[int(ds.train.labels[i])] if len(ds.classes) else "" for i in found.indices]
+    return NearestReal([ds.train.images[i].numpy() for i in found.indices], labels, found.indices,
+                       found.distances, found.typical, where)
+
+
 # ------------------------------------------------------------------------------------------- using a generator
 @dataclass
 class LoadedGenerator:
@@ -509,4 +676,5 @@ def export_generator(source: str | Path, target: str | Path, **extra_meta: Any) 
 
 __all__ = ["GanTask", "LoadedGenerator", "export_generator", "gan_config", "gan_task_factory", "interpolate_latents",
            "load_generator", "make_grid", "make_strip", "resolve_class", "sample_latents", "save_png",
-           "grid_path", "score_path", "read_run_grids", "read_run_score"]
+           "grid_path", "score_path", "read_run_grids", "read_run_score", "run_checkpoint", "describe_score",
+           "describe_checkpoint", "GanRun", "OtherTaskRun", "open_gan_run", "NearestReal", "find_nearest_real"]

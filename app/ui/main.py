@@ -28,7 +28,7 @@ TABS = [
     ("app.ui.tabs.model_tab", "ModelTab", "Model"),
     ("app.ui.tabs.train_tab", "TrainTab", "Train"),
     ("app.ui.tabs.keypoints_tab", "KeypointsTab", "Keypoints"),
-    ("app.ui.tabs.gan_tab", "GanTab", "GAN"),
+    ("app.ui.tabs.gan", "GanTab", "GAN"),
     ("app.ui.tabs.basics", "BasicsTab", "Basics"),
 ]
 
