@@ -204,7 +204,7 @@ def check_mnist_99(ctx) -> dict:
     wall = time.perf_counter() - t0
     rows = read_metrics(out)
     res = {"data": source, "command": "visiondesk " + " ".join(argv), "exit_status": rc, "wall_seconds": round(wall, 2),
-           "epochs": len(rows), "test_acc_per_epoch": [round(r.get("test_acc", float("nan")), 4) for r in rows],
+           "epochs": len(rows), "test_acc_per_epoch": [round(r["test_acc"], 4) if "test_acc" in r else None for r in rows],
            "images_per_sec": [r.get("images_per_sec") for r in rows],
            "targets": {"test_acc": 0.99, "train_seconds_to_99": 5.0}}
     if rc != 0:
@@ -440,7 +440,9 @@ def check_gui_worker(ctx) -> dict:
     clock.start()
     probe.start()
 
-    steps = lambda: trainers[0]().step if trainers and trainers[0]() is not None else 0  # noqa: E731
+    def steps() -> int:          # the trainer's own step count, read from the GUI thread
+        tr = trainers[0]() if trainers else None
+        return tr.step if tr is not None else 0
     res: dict = {"model": "classic-cnn", "amp": cfg.amp, "qt_platform": app.platformName()}
     t0 = time.perf_counter()
     runner.start(build_for(cfg))
@@ -493,7 +495,6 @@ def check_gui_worker(ctx) -> dict:
 
 def check_keypoints_gan(ctx) -> dict:
     import numpy as np
-    import torch
 
     from app.engine.keypoints import load_keypoint_model
     from app.engine.runs import read_metrics
@@ -580,7 +581,7 @@ def check_out_of_memory(ctx) -> dict:
     common = ["train", "--data", "mnist", "--data-root", root, "--no-augment", "--epochs", "1",
               "--device", ctx.device_arg, "--quiet", "--schedule", "none"]
     res: dict = {"data": source}
-    restore = None
+    real_step = ClassificationTask.train_step
     if ctx.is_cuda:
         # a real allocator failure, quickly: this process may use only ~4 GiB of the GPU, and resnet18 on a
         # batch of 8192 images needs far more
@@ -596,16 +597,12 @@ def check_out_of_memory(ctx) -> dict:
         # the same torch.OutOfMemoryError CUDA raises, through the same engine path
         res["simulation"] = "CPU: torch.OutOfMemoryError raised by train_step for batches over 256 images"
         model = "classic-cnn"
-        real_step = ClassificationTask.train_step
 
         def step(self, batch, trainer):
             if batch[0].shape[0] > 256:
                 raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (simulated)")
             return real_step(self, batch, trainer)
         ClassificationTask.train_step = step
-
-        def restore():
-            ClassificationTask.train_step = real_step
     gc.collect()
     before = torch.cuda.memory_allocated() if ctx.is_cuda else 0
     try:
@@ -626,7 +623,7 @@ def check_out_of_memory(ctx) -> dict:
     else:
         res["memory_released"] = True
         res["memory_allocated"] = {"status": "skipped", "reason": "torch.cuda.memory_allocated exists on CUDA only"}
-        restore()
+        ClassificationTask.train_step = real_step
     # the app keeps working: the next training in the same process completes
     rc2, err2 = run_cli([*common, "--model", model, "--batch-size", "128", "--out", str(ctx.tmp / "after-oom")])
     rows = read_metrics(ctx.tmp / "after-oom")
@@ -653,7 +650,8 @@ def check_torchrun(ctx) -> dict:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.setdefault("OMP_NUM_THREADS", "1")
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=ctx.limit - 8, cwd=str(ROOT))
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=ctx.limit - 8, cwd=str(ROOT),
+                       check=False)
     child = _result_from(p.stdout) or {}
     rows = read_metrics(out)
     want = "nccl" if ctx.is_cuda else "gloo"
@@ -785,7 +783,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             try:
                 p = subprocess.run(cmd, capture_output=True, text=True, env=child_env, timeout=limits[name],
-                                   cwd=str(ROOT))
+                                   cwd=str(ROOT), check=False)
                 res = _result_from(p.stdout)
                 if res is None:
                     res = {"status": "fail", "error": f"the check's process ended with status {p.returncode} "
@@ -809,8 +807,19 @@ def main(argv=None) -> int:
     counts = {s: sum(c["status"] == s for c in doc["checks"].values()) for s in ("pass", "fail", "skipped")}
     doc["summary"] = counts
     doc["all_passed"] = counts["fail"] == 0 and counts["skipped"] == 0
-    print(json.dumps(doc, indent=2, default=str))
+    print(json.dumps(_strict(doc), indent=2, default=str))
     return 0 if counts["fail"] == 0 else 1
+
+
+def _strict(v):
+    """NaN and infinity as text, so the document is strict JSON (a NaN loss is a finding, not a crash)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if isinstance(v, dict):
+        return {k: _strict(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_strict(x) for x in v]
+    return v
 
 
 if __name__ == "__main__":
