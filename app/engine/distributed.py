@@ -1,7 +1,7 @@
 """Data-parallel context: single process by default, DDP under ``torchrun``.
 
-``context()`` reads the environment torchrun sets (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``). In a
-single process everything here is a no-op, so tasks call it unconditionally.
+``context()`` reads the environment torchrun sets (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``,
+``MASTER_ADDR``). Outside torchrun everything here is a no-op, so tasks call it unconditionally.
 """
 from __future__ import annotations
 
@@ -60,7 +60,10 @@ def context() -> DistContext:
     if _CTX is not None:
         return _CTX
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
-    if world <= 1:
+    # torchrun sets MASTER_ADDR and RANK even for one process: train in a process group then too (so
+    # `torchrun --nproc_per_node=1` really runs the NCCL path); a plain `python -m app` has neither
+    launched = world > 1 or ("MASTER_ADDR" in os.environ and "RANK" in os.environ)
+    if not launched:
         _CTX = DistContext()
         return _CTX
     rank = int(os.environ.get("RANK", "0"))

@@ -33,10 +33,17 @@ from app.engine.task import Task
 from app.core.errors import CheckpointError, UserError
 
 Callback = Callable[[Event], None]
+OOM_MESSAGE = ("The GPU ran out of memory. Choose a smaller batch size (or a smaller model) and resume; "
+               "the last saved checkpoint is kept.")
 
 
 class StopRequested(Exception):
     pass
+
+
+class OutOfDeviceMemory(UserError, torch.OutOfMemoryError):
+    """The GPU ran out of memory: a person's problem (batch too large), with the plain message. Still a
+    ``torch.OutOfMemoryError`` for callers that catch that; the CLI prints it as one line, exit 2."""
 
 
 class Control:
@@ -259,6 +266,9 @@ class Trainer:
                 self._fail(full)
                 raise full from exc
             self._fail(exc)
+            if isinstance(exc, torch.OutOfMemoryError) and not isinstance(exc, UserError):
+                # without this the CLI printed a traceback for a batch that does not fit
+                raise OutOfDeviceMemory(OOM_MESSAGE) from exc
             raise
         finally:
             if self.run is not None:
@@ -269,8 +279,7 @@ class Trainer:
         user = isinstance(exc, UserError)
         kind = str(getattr(exc, "kind", "") or "")
         if isinstance(exc, torch.OutOfMemoryError):
-            message = ("The GPU ran out of memory. Choose a smaller batch size (or a smaller model) and resume; "
-                       "the last saved checkpoint is kept.")
+            message = OOM_MESSAGE
             user = True
             kind = "out-of-memory"
             # the failed step's tensors are still referenced by the traceback's frames: drop them so
