@@ -64,8 +64,8 @@ MEMORY_TOLERANCE = {"rel": 0.01, "abs_bytes": 1 << 20}
 
 
 def training_runner_class():
-    """The GUI's training bridge. The one place this script imports it (app/ui may move it)."""
-    from app.ui.worker import TrainingRunner
+    """The GUI's training bridge (the one place this script imports it)."""
+    from app.ui.session import TrainingRunner
 
     return TrainingRunner
 

@@ -40,7 +40,7 @@ def make_tab(qtbot):
 
 
 def wait_summary(qtbot, tab):
-    qtbot.waitUntil(lambda: not tab.is_busy() and tab._key() == tab._wanted
+    qtbot.waitUntil(lambda: not tab.working() and tab._key() == tab._wanted
                     and (tab.current_summary is not None or bool(tab.summary_error)), timeout=TIMEOUT)
 
 

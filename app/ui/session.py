@@ -115,6 +115,7 @@ class TrainingRunner(QObject):
                 return Failed(summary, details, 0, None, user)
             finally:
                 buffer.flush()
+                _release_device_memory()
 
         worker = self._worker = Worker(train, name="visiondesk-training", parent=self)
         worker.value.connect(self._on_value)
@@ -165,6 +166,17 @@ class TrainingRunner(QObject):
     def shutdown(self, msecs: int = 30000) -> bool:
         self.stop()
         return self.wait(msecs)
+
+
+def _release_device_memory() -> None:
+    """After a run in the GUI, hand the GPU's cached blocks back (the process lives on; a CLI run ends)."""
+    import gc
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        gc.collect()
+        torch.cuda.empty_cache()
 
 
 def images_per_second(ev: BatchEnd) -> str:

@@ -563,6 +563,12 @@ class ModelTab(QWidget):
 
     # ------------------------------------------------------------------------------ public --
     def is_busy(self) -> bool:
+        """True while something worth waiting for runs (a weights download); a layer table being worked
+        out is not: closing the window just drops it."""
+        return self._downloading
+
+    def working(self) -> bool:
+        """True while any background job of the tab (a layer table, a download) is still running."""
         return self._jobs.is_busy()
 
     def shutdown(self) -> None:
