@@ -77,6 +77,12 @@ class Paused(Event):
 
 
 @dataclass
+class Notice(Event):
+    """Something the person should know that does not stop the run (e.g. damaged rows skipped)."""
+    message: str
+
+
+@dataclass
 class Finished(Event):
     reason: str                # "completed" | "stopped"
     epoch: int                 # last completed epoch
