@@ -182,13 +182,12 @@ def continue_config(run_dir: str | Path, more_epochs: int = 0, *, total_epochs: 
 
 
 def resume_config(run_dir: str | Path, epochs: int | None = None) -> tuple[TrainConfig, Path]:
-    """The config and last.pt of a past run, to continue it to ``epochs`` epochs in all (None: its plan),
-    never fewer than planned. Kept for older callers; ``continue_config(run_dir, more_epochs)`` is what the
-    GUI's Continue should call."""
+    """The config and last.pt of a past run, to continue it to ``epochs`` epochs in all (None: its plan;
+    at least the epochs done). Kept for older callers: the GUI's Continue should call
+    ``continue_config(run_dir, more_epochs)``, which only adds to the plan."""
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise UserError(f"The number of epochs must be a whole number of at least 1 (got {epochs}).")
-    _, planned = planned_epochs(run_dir)
-    return continue_config(run_dir, max(0, (epochs or 0) - planned))
+    return continue_config(run_dir, total_epochs=epochs)
 
 
 def train(cfg: TrainConfig, **kwargs: Any) -> Finished:
