@@ -81,6 +81,8 @@ class ProgressPrinter:
                 elif isinstance(v, float):
                     parts.append(f"{k}={v:.4g}")
             self._line("  ".join(parts) + ("  *best*" if ev.is_best else ""), stream=self.out)
+        elif isinstance(ev, E.Notice):
+            self._line(f"visiondesk: {ev.message}")
         elif isinstance(ev, E.Finished) and not self.quiet:
             self._line(f"Finished ({ev.reason}) after epoch {ev.epoch} in {_hms(ev.seconds)}" +
                        (f"; run folder: {ev.run_dir}" if ev.run_dir else ""))
@@ -158,19 +160,90 @@ def config_from_args(args: argparse.Namespace, task: str = "classify"):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from app.engine.build import make_trainer, resume_config
-
     resume_from = None
     if args.resume:
-        cfg, resume_from = resume_config(args.resume, epochs=args.epochs)
+        cfg, resume_from = resume_from_args(args, [
+            ("config", "--config"), ("data", "--data"), ("data_root", "--data-root"), ("image_size", "--image-size"),
+            ("model", "--model"), ("option", "--option"), ("optimizer", "--optimizer"), ("momentum", "--momentum"),
+            ("nesterov", "--nesterov"), ("weight_decay", "--weight-decay"), ("schedule", "--schedule"),
+            ("label_smoothing", "--label-smoothing"), ("augment", "--augment"), ("seed", "--seed")])
         out = args.resume
     else:
         cfg = config_from_args(args)
         out = args.out
-    trainer = make_trainer(cfg, out=out, callbacks=[ProgressPrinter(quiet=args.quiet)],
-                           progress=_load_progress(args.quiet))
-    trainer.fit(resume_from=resume_from)
-    return 0
+    _, rc = run_training(cfg, out=out, resume_from=resume_from, quiet=args.quiet)
+    return rc
+
+
+def resume_from_args(args: argparse.Namespace, fixed: list[tuple[str, str]]):
+    """``--resume RUN``: the run's config with what may change applied (``--epochs`` as the run's total,
+    ``--batch-size``, ``--lr``, ``--device``, ``--amp``), and its last.pt. Options naming what a run is
+    (``fixed``: (attribute, flag) pairs), an ``--out`` elsewhere and fewer epochs than done are refused
+    in one line."""
+    from app.core.errors import UserError
+    from app.engine.build import continue_config
+
+    run = Path(args.resume).expanduser()
+    given = [flag for attr, flag in fixed if getattr(args, attr, None) not in (None, [], False)]
+    if getattr(args, "out", None) and Path(args.out).expanduser().resolve() != run.resolve():
+        given.append("--out")
+    if given:
+        raise UserError(f"--resume continues {run.name} in its own folder with its own settings, so "
+                        f"{', '.join(given)} cannot be used with it (only --epochs, --batch-size, --lr, --device "
+                        f"and --amp); to change the others, start a new run with --config {run / 'config.json'}.")
+    if args.epochs is not None and args.epochs < 1:
+        raise UserError(f"--epochs must be at least 1 (got {args.epochs}): it is the run's total number of epochs.")
+    changes = {k: getattr(args, k, None) for k in ("batch_size", "lr", "device", "amp")}
+    return continue_config(run, total_epochs=args.epochs, **changes)
+
+
+def run_training(cfg, *, out=None, resume_from=None, quiet: bool = False):
+    """Build the trainer and run it, the command-line way: a progress printer, and Ctrl-C (SIGINT) or
+    SIGTERM stop the run at the next batch with a resumable last.pt, saying so on stderr and in run.log
+    (a second signal stops at once). Returns (Finished event, exit status: 0, or 128 + the signal)."""
+    import signal
+    import threading
+
+    from app.engine.build import make_trainer
+    from app.engine.trainer import Control
+
+    control = Control()
+    caught: list[int] = []
+    trainer_ready = False
+
+    def on_signal(signum, frame):
+        if caught or not trainer_ready:
+            raise KeyboardInterrupt
+        caught.append(signum)
+        control.stop(f"{signal.Signals(signum).name} received")
+
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, on_signal)
+    try:
+        trainer = make_trainer(cfg, out=out, callbacks=[ProgressPrinter(quiet=quiet)], control=control,
+                               progress=_load_progress(quiet))
+        trainer_ready = True
+        fin = trainer.fit(resume_from=resume_from)
+    finally:
+        for sig, old in handlers.items():
+            signal.signal(sig, old)
+    if not caught:
+        return fin, 0
+    name = signal.Signals(caught[0]).name
+    run = trainer.run_dir
+    if fin.reason == "stopped" and run is not None and trainer.started and (Path(run) / "last.pt").is_file():
+        sys.stderr.write(f"visiondesk: stopped by {name} after epoch {fin.epoch}; a resumable state is saved in "
+                         f"{run} (continue with: visiondesk {_resume_command(cfg)} --resume {run})\n")
+    else:
+        sys.stderr.write(f"visiondesk: stopped by {name} before the first training step; nothing was saved"
+                         + (f" and {run} is as it was" if run is not None and resume_from else "") + "\n")
+    return fin, 128 + caught[0]
+
+
+def _resume_command(cfg) -> str:
+    return {"keypoints": "keypoints train", "gan": "gan train"}.get(cfg.task, "train")
 
 
 def _load_progress(quiet: bool):

@@ -32,13 +32,17 @@ def _checkpoint_path(text: str) -> Path:
 
 # ---------------------------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
-    from app.engine.build import make_trainer, resume_config
     from app.engine.config import TrainConfig
     from app.engine.gan import gan_config
 
     resume_from = None
     if args.resume:
-        cfg, resume_from = resume_config(args.resume, epochs=args.epochs)
+        cfg, resume_from = cli.resume_from_args(args, [
+            ("config", "--config"), ("data", "--data"), ("data_root", "--data-root"), ("image_size", "--image-size"),
+            ("class_", "--class"), ("model", "--model"), ("option", "--option"), ("beta1", "--beta1"),
+            ("label_smoothing", "--label-smoothing"), ("score_every", "--score-every"),
+            ("score_samples", "--score-samples"), ("classifier", "--classifier"), ("no_score", "--no-score"),
+            ("seed", "--seed")])
         if cfg.task != "gan":
             from app.core.errors import UserError
             raise UserError(f"{args.resume} is not a GAN run (it is a '{cfg.task}' run).")
@@ -77,10 +81,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         changes["extra"] = extra
         cfg = TrainConfig.from_dict({**base.to_dict(), **changes, "task": "gan"}, source="the options")
         out = args.out
-    trainer = make_trainer(cfg, out=out, callbacks=[cli.ProgressPrinter(quiet=args.quiet)],
-                           progress=cli._load_progress(args.quiet))
-    trainer.fit(resume_from=resume_from)
-    return 0
+    _, rc = cli.run_training(cfg, out=out, resume_from=resume_from, quiet=args.quiet)
+    return rc
 
 
 # ---------------------------------------------------------------------------------------------- generate

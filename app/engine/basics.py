@@ -258,6 +258,7 @@ class BasicsTask(Task):
     """Common part: steps grouped into epochs, pacing, divergence checks."""
 
     monitor = ("loss", "min")
+    stop_on_nonfinite = False      # check_divergence says it in the lesson's own words
     advice = "Try a learning rate about 10 times smaller."
 
     def __init__(self, settings: BasicsSettings):

@@ -77,6 +77,12 @@ class Paused(Event):
 
 
 @dataclass
+class Notice(Event):
+    """Something the person should know that does not stop the run (e.g. damaged rows skipped)."""
+    message: str
+
+
+@dataclass
 class Finished(Event):
     reason: str                # "completed" | "stopped"
     epoch: int                 # last completed epoch
@@ -94,4 +100,4 @@ class Failed(Event):
     run_dir: str | None
     user_error: bool = False   # True when it was bad input rather than a bug
     kind: str = ""             # what went wrong, for code that reacts to it: "diverged", "out-of-memory",
-                               # "interrupted", "" (anything else); never match on the message text
+                               # "non-finite-loss", "interrupted", "" (anything else); never match on the message text

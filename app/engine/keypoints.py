@@ -348,6 +348,8 @@ def _keypoint_task(cfg, dataset=None, progress=None) -> KeypointTask:
         beta = float(extra.get("beta", 0.02))
     except (TypeError, ValueError):
         raise UserError(f"extra.beta must be a number, not {extra.get('beta')!r}.") from None
+    if not (math.isfinite(beta) and beta >= 0):
+        raise UserError(f"The SmoothL1 beta must be a number of 0 or more, not {beta}.")
     augment = augment_from_settings(extra.get("augment")) if cfg.augment else False
     return KeypointTask(ds, cfg.model, model_options=cfg.model_options, batch_size=cfg.batch_size,
                         optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import logging
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,10 +62,13 @@ def remove_stale_temp_files(folder: str | Path) -> list[str]:
 class RunFolder:
     """Writes one run's files. Only the main process (rank 0) creates one."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, clean: bool = True):
+        """``clean``: remove stale temporary files now; the Trainer passes False and removes them once the
+        run really starts (its first step succeeded), so a start that fails leaves the folder as it was."""
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        remove_stale_temp_files(self.path)
+        if clean:
+            remove_stale_temp_files(self.path)
         self.rows: list[dict] = read_metrics(self.path)
         self._batch_rows: list[dict] = []
         self._batch_header: list[str] | None = None
@@ -88,31 +92,35 @@ class RunFolder:
     def write_config(self, config: dict) -> None:
         atomic_write_text(self.path / "config.json", json.dumps(config, indent=2, sort_keys=True))
 
-    def truncate_after(self, epoch: int, batches_into_next: int = 0) -> None:
+    def truncate_after(self, epoch: int, batches_into_next: int = 0) -> int:
         """On resume: forget rows of epochs that the checkpoint did not reach. A checkpoint saved by a
         stop in the middle of epoch ``epoch + 1`` also covers that epoch's first ``batches_into_next``
-        batches, whose rows are kept (the resumed run skips them)."""
-        self.rows = [r for r in self.rows if int(float(r.get("epoch", 0))) <= epoch]
+        batches, whose rows are kept (the resumed run skips them). Rows of batches.csv that cannot be
+        read (a damaged file) are dropped; returns how many."""
+        self.rows = [r for r in self.rows if (_whole(r.get("epoch")) or 0) <= epoch]
         self._write_metrics()
         bpath = self.path / "batches.csv"
-        if bpath.exists():
-            def covered(r) -> bool:
-                e = int(float(r.get("epoch", 0) or 0))
-                return e <= epoch or (e == epoch + 1 and int(float(r.get("batch", 0) or 0)) <= batches_into_next)
-
-            with open(bpath, newline="", encoding="utf-8") as f:
-                reader = csv.DictReader(f)
-                header = reader.fieldnames or []
-                keep = [r for r in reader if covered(r)]
-            buf = io.StringIO()
-            w = csv.DictWriter(buf, fieldnames=header)
+        if not bpath.exists():
+            return 0
+        header, rows, dropped = _read_batches(bpath)
+        keep = []
+        for r in rows:
+            e, b = _whole(r.get("epoch")), _whole(r.get("batch"))
+            if e is None or b is None:
+                dropped += 1
+            elif e <= epoch or (e == epoch + 1 and b <= batches_into_next):
+                keep.append(r)
+        buf = io.StringIO()
+        if header:
+            w = csv.DictWriter(buf, fieldnames=header, extrasaction="ignore")
             w.writeheader()
             w.writerows(keep)
-            atomic_write_text(bpath, buf.getvalue())
-            self._batch_header = list(header) if header else None
+        atomic_write_text(bpath, buf.getvalue())
+        self._batch_header = list(header) if header else None
+        return dropped
 
     def add_epoch(self, row: dict) -> None:
-        self.rows = [r for r in self.rows if int(float(r["epoch"])) != int(row["epoch"])] + [row]
+        self.rows = [r for r in self.rows if _whole(r.get("epoch")) != int(row["epoch"])] + [row]
         self._write_metrics()
 
     def _write_metrics(self) -> None:
@@ -161,6 +169,47 @@ class RunFolder:
         finally:
             self.logger.removeHandler(self._handler)
             self._handler.close()
+
+
+def _whole(v) -> int | None:
+    """An epoch or batch number from a csv cell, None when the cell is damaged."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return int(f) if math.isfinite(f) else None
+
+
+def _read_batches(path: Path) -> tuple[list[str], list[dict], int]:
+    """(header, readable rows, number of damaged rows) of a batches.csv, whatever state it is in."""
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace").replace("\x00", "")
+    except OSError:
+        return [], [], 0
+    lines = text.splitlines()
+    if not lines:
+        return [], [], 0
+    try:
+        header = next(csv.reader([lines[0]]))
+    except csv.Error:
+        header = []
+    if "epoch" not in header or "batch" not in header or len(set(header)) != len(header):
+        # the header itself is damaged: nothing below it can be placed in a column
+        return [], [], max(0, len(lines) - 1)
+    rows, dropped = [], 0
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        try:
+            cells = next(csv.reader([line]))
+        except (csv.Error, StopIteration):
+            dropped += 1
+            continue
+        if len(cells) != len(header):
+            dropped += 1
+            continue
+        rows.append(dict(zip(header, cells)))
+    return header, rows, dropped
 
 
 def _fmt(v):

@@ -18,6 +18,8 @@ class Task(ABC):
     name: str = "task"
     #: the epoch metric that decides best.pt, and whether higher or lower is better
     monitor: tuple[str, str] = ("test_loss", "min")
+    #: the trainer stops the run when a loss becomes NaN or infinite (a task with its own check: False)
+    stop_on_nonfinite: bool = True
 
     @abstractmethod
     def setup(self, trainer: "Trainer") -> None:  # noqa: F821
@@ -62,6 +64,16 @@ class Task(ABC):
 
     def modules(self) -> list[torch.nn.Module]:
         return []
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """The task's optimizers (found among its attributes), e.g. to apply a new learning rate on resume."""
+        return [v for v in vars(self).values() if isinstance(v, torch.optim.Optimizer)]
+
+    def schedulers(self) -> list:
+        """The task's learning-rate schedules (``PlannedLR`` attributes), re-planned when a run grows."""
+        from app.engine.optim import PlannedLR
+
+        return [v for v in vars(self).values() if isinstance(v, PlannedLR)]
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume: weights, optimizer and scheduler states."""

@@ -4,6 +4,15 @@
 batches, device placement, mixed precision, seeding, timing, events, cooperative stop and pause
 (thread-safe, checked between batches), checkpoints and exact resume.
 
+Starting is all-or-nothing for the run folder: until the first new training step has succeeded, nothing
+in it is written except a line in run.log (config.json, metrics.csv, batches.csv, last.pt and stale
+temporary files are left as they were), so a start that fails (a checkpoint that does not match, an
+out-of-memory first step, a stop before any step) leaves a past run exactly as it was.
+
+Continuing a run with more epochs, another batch size or another learning rate re-plans its schedule
+over the steps that remain (``app.engine.optim`` says how each schedule does it); the same plan resumes
+exactly. A non-finite loss stops the run with a plain message before it can become best.pt.
+
 Hot-loop rule: no per-step host synchronisation. Step metrics stay on the device and are fetched
 in groups (every ``flush_seconds``), then turned into one ``BatchEnd`` event per step.
 """
@@ -27,7 +36,7 @@ from app.engine import distributed as dist_util
 from app.engine.checkpoint import FORMAT, DiskFullError, load_checkpoint, save_checkpoint
 from app.engine.devices import amp_dtype, describe_device, pick_device
 from app.engine.events import (BatchEnd, Checkpointed, EpochEnd, EpochStart, EvalStart, Event, Failed, Finished,
-                               Paused, RunStarted)
+                               Notice, Paused, RunStarted)
 from app.engine.runs import RunFolder
 from app.engine.task import Task
 from app.core.errors import CheckpointError, UserError
@@ -41,9 +50,16 @@ class StopRequested(Exception):
     pass
 
 
-class OutOfDeviceMemory(UserError, torch.OutOfMemoryError):
-    """The GPU ran out of memory: a person's problem (batch too large), with the plain message. Still a
-    ``torch.OutOfMemoryError`` for callers that catch that; the CLI prints it as one line, exit 2."""
+class OutOfMemory(UserError, torch.OutOfMemoryError):
+    """The device ran out of memory: a plain message for the person (still a torch.OutOfMemoryError)."""
+
+
+class NonFiniteLoss(UserError):
+    """The loss became NaN or infinite: training cannot recover, so the run stops (never a best.pt)."""
+
+    kind = "non-finite-loss"
+
+
 
 
 class Control:
@@ -53,8 +69,13 @@ class Control:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self.stop_reason: str | None = None
 
-    def stop(self) -> None:
+    def stop(self, reason: str | None = None) -> None:
+        """Ask the loop to stop at the next batch (it saves last.pt first). ``reason``: why, for run.log
+        (e.g. "SIGTERM received")."""
+        if reason and self.stop_reason is None:
+            self.stop_reason = reason
         self._stop.set()
         self._running.set()  # wake a paused loop so it can stop
 
@@ -125,16 +146,26 @@ class Trainer:
         self.checkpoint_every = max(1, int(checkpoint_every))
         self.log_batches = log_batches
         self.is_main = self.dist.rank == 0
-        self.run = RunFolder(run_dir) if (run_dir is not None and self.is_main) else None
+        self.run = RunFolder(run_dir, clean=False) if (run_dir is not None and self.is_main) else None
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.epoch = 0           # completed epochs
         self.step = 0            # global optimisation steps
         self.best: dict[str, float] = {}
         self.history: list[dict[str, float]] = []
         self._setup_done = False
+        self._started = False                  # the first new step succeeded: the run folder may change
+        self._start_skip = 0                   # mid-epoch position the run (re)started from
+        self._resumed_from: str | None = None
+        self._resumed_config: dict = {}
+        self._plan_note = ""                   # what a continued run changed, for run.log
         self._metric_keys: list[str] = []
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
+
+    @property
+    def started(self) -> bool:
+        """True once the first new training step succeeded (before that, the run folder is untouched)."""
+        return self._started
 
     # ------------------------------------------------------------------ helpers for tasks
     def autocast(self):
@@ -192,8 +223,8 @@ class Trainer:
                 "best": dict(self.best), "scaler": self.scaler.state_dict() if self.scaler else {}}
 
     def save_last(self, batch_in_epoch: int = 0) -> Path | None:
-        if self.run is None:
-            return None
+        if self.run is None or not self._started:
+            return None    # nothing was trained since the start: the folder (and its last.pt) stays as it was
         ckpt = self._checkpoint(batch_in_epoch)
         save_checkpoint(ckpt, self.run.last)
         self.emit(Checkpointed(self.epoch, str(self.run.last)))
@@ -212,6 +243,8 @@ class Trainer:
             self.epoch = int(ckpt["epoch"])
             self.step = int(ckpt.get("step", 0))
             self.best = dict(ckpt.get("best") or {})
+            saved_config = ckpt.get("config")
+            self._resumed_config = dict(saved_config) if isinstance(saved_config, dict) else {}
             if self.scaler is not None and ckpt.get("scaler"):
                 self.scaler.load_state_dict(ckpt["scaler"])
             set_rng_state(ckpt.get("rng", {}))
@@ -229,12 +262,13 @@ class Trainer:
             self.task.setup(self)
             self._setup_done = True
             skip_batches = self._restore(resume_from) if resume_from else 0
+            self._resumed_from = str(resume_from) if resume_from else None
+            if resume_from:
+                skip_batches = self._continue_plan(skip_batches)
+            self._start_skip = skip_batches
             if self.run is not None:
-                self.run.write_config(self.config)
-                self.run.truncate_after(self.epoch, skip_batches)
-                self.history = [r for r in self.run.rows]
-                self.log(("Resumed" if resume_from else "Started") + f" on {describe_device(self.device)} "
-                         f"at epoch {self.epoch}, batch {skip_batches}")
+                # in memory only: the files change once the first new step has succeeded (_commit_start)
+                self.history = [r for r in self.run.rows if _epoch_of(r) is not None and _epoch_of(r) <= self.epoch]
             nb = self.task.num_batches()
             self.emit(RunStarted(str(self.run_dir) if self.run_dir else None, self.config, describe_device(self.device),
                                  self.epoch, self.epochs, nb))
@@ -242,15 +276,19 @@ class Trainer:
             while self.epoch < self.epochs:
                 if self.control.stop_requested:
                     reason = "stopped"
-                    self.save_last()
+                    if self.save_last(batch_in_epoch=skip_batches):
+                        self.log(f"Stopped{self._why()} after epoch {self.epoch}; saved last.pt, resume to continue")
                     break
                 stopped_at = self._train_epoch(self.epoch + 1, skip_batches)
                 skip_batches = 0
                 if stopped_at is not None:
                     reason = "stopped"
-                    self.save_last(batch_in_epoch=stopped_at)
-                    self.log(f"Stopped during epoch {self.epoch + 1} after batch {stopped_at}; saved last.pt")
+                    if self.save_last(batch_in_epoch=stopped_at):
+                        self.log(f"Stopped{self._why()} during epoch {self.epoch + 1} after batch {stopped_at}; "
+                                 f"saved last.pt, resume to continue")
                     break
+            if reason == "stopped" and not self._started:
+                self.log(f"Stopped{self._why()} before the first training step; nothing in the run folder changed")
             last = self.history[-1] if self.history else {}
             fin = Finished(reason, self.epoch, last, dict(self.best), str(self.run_dir) if self.run_dir else None,
                            time.perf_counter() - t_start)
@@ -265,16 +303,15 @@ class Trainer:
                                      f"The last saved checkpoint is unchanged. Free some space and resume the run.")
                 self._fail(full)
                 raise full from exc
-            self._fail(exc)
+            message = self._fail(exc)
             if isinstance(exc, torch.OutOfMemoryError) and not isinstance(exc, UserError):
-                # without this the CLI printed a traceback for a batch that does not fit
-                raise OutOfDeviceMemory(OOM_MESSAGE) from exc
+                raise OutOfMemory(message) from None    # the traceback holds the failed step's tensors
             raise
         finally:
             if self.run is not None:
                 self.run.close()
 
-    def _fail(self, exc: BaseException) -> None:
+    def _fail(self, exc: BaseException) -> str:
         details = "".join(traceback.format_exception(exc))
         user = isinstance(exc, UserError)
         kind = str(getattr(exc, "kind", "") or "")
@@ -300,6 +337,82 @@ class Trainer:
             except Exception:
                 pass
         self.emit(Failed(message, details, self.epoch, str(self.run_dir) if self.run_dir else None, user, kind))
+        return message
+
+    def _why(self) -> str:
+        return f" ({self.control.stop_reason})" if self.control.stop_reason else ""
+
+    def _continue_plan(self, skip_batches: int) -> int:
+        """After a restore: honour what the new configuration changes (planned epochs, batch size,
+        learning rate) by re-planning the task's schedules over the steps that remain. Returns the
+        batches of the interrupted epoch to skip (0 when the batch size changed: that epoch restarts)."""
+        old = self._resumed_config
+        if not old:
+            return skip_batches
+        def changed(key: str) -> bool:
+            return key in old and key in self.config and old[key] != self.config[key]
+        new_batch = changed("batch_size")
+        new_lr = changed("lr")
+        if new_batch and skip_batches:
+            self.log(f"The batch size changed from {old['batch_size']} to {self.config['batch_size']}: epoch "
+                     f"{self.epoch + 1} restarts from its first batch")
+            skip_batches = 0
+        if not (new_batch or new_lr or changed("epochs")):
+            return skip_batches        # the same plan: the restored schedule goes on exactly
+        nb = self.task.num_batches()
+        steps_left = (self.epochs - self.epoch) * nb - skip_batches
+        if steps_left <= 0:
+            return skip_batches
+        try:
+            old_epochs = int(old.get("epochs", self.epochs))
+        except (TypeError, ValueError):
+            old_epochs = self.epoch
+        finished = self.epoch >= old_epochs and skip_batches == 0
+        lr = float(self.config.get("lr", 0) or 0)
+        if new_lr and lr > 0:
+            for opt in self.task.optimizers():
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                    if "initial_lr" in g:
+                        g["initial_lr"] = lr
+        for sched in self.task.schedulers():
+            sched.continue_for(steps_left, lr=lr if lr > 0 else sched.lr, restart=finished or new_lr,
+                               epoch_steps=self.epoch * nb + skip_batches, steps_per_epoch=nb)
+        what = [f"{k} {old[k]} -> {self.config[k]}" for k in ("epochs", "batch_size", "lr") if changed(k)]
+        self._plan_note = "; ".join(what)
+        return skip_batches
+
+    def _commit_start(self) -> None:
+        """The first new step succeeded: now the run folder may change (config, truncated csv files,
+        stale temporary files of an earlier process)."""
+        if self._started:
+            return
+        self._started = True
+        if self.run is None:
+            return
+        from app.engine.runs import remove_stale_temp_files
+
+        removed = remove_stale_temp_files(self.run.path)
+        if removed:
+            self.log(f"Removed {len(removed)} temporary file(s) left by an interrupted process: {', '.join(removed)}")
+        self.run.write_config(self.config)
+        dropped = self.run.truncate_after(self.epoch, self._start_skip)
+        if dropped:
+            self.log(f"Skipped {dropped} damaged row(s) of batches.csv (their values could not be read)")
+            self.emit(Notice(f"Skipped {dropped} damaged row(s) of batches.csv; the run goes on."))
+        plan = self._plan_note
+        self.log(("Resumed" if self._resumed_from else "Started") + f" on {describe_device(self.device)} "
+                 f"at epoch {self.epoch}, batch {self._start_skip}" + (f" ({plan}; schedule re-planned)" if plan else ""))
+
+    def _check_finite(self, where: str, values: dict[str, float]) -> None:
+        if not getattr(self.task, "stop_on_nonfinite", True):
+            return
+        bad = [k for k, v in values.items() if "loss" in k and isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise NonFiniteLoss(
+                f"Training stopped: the loss became {'not a number' if math.isnan(values[bad[0]]) else 'infinite'} "
+                f"{where}, so the model can no longer learn. Try a smaller learning rate or weight decay (or "
+                f"other settings); the last good checkpoint is kept and no broken model was saved as best.")
 
     def release_memory(self) -> None:
         if self.device.type == "cuda":
@@ -335,6 +448,10 @@ class Trainer:
                 return batch_idx - 1
             bs = task.batch_size_of(batch)
             metrics = task.train_step(batch, self)
+            if not self._started:
+                self._check_finite(f"in epoch {epoch}, batch {batch_idx}",
+                                   {k: float(v) for k, v in metrics.items()})
+                self._commit_start()
             self.step += 1
             if not self._metric_keys:
                 self._metric_keys = list(metrics)
@@ -361,6 +478,7 @@ class Trainer:
         with torch.no_grad(), self.autocast():
             test_metrics, details = task.evaluate(self)
         task.train()
+        self._check_finite(f"on the test images after epoch {epoch}", {**train_metrics, **test_metrics})
         self.epoch = epoch
         row = {"epoch": epoch, **train_metrics, **test_metrics,
                "seconds": round(time.perf_counter() - t_epoch, 3),
@@ -403,6 +521,8 @@ class Trainer:
             values = torch.stack([vec for _, vec, _ in pending]).cpu().tolist()  # the one host sync
         else:
             values = [[] for _ in pending]
+        for (bi, _, _), vals in zip(pending, values):
+            self._check_finite(f"in epoch {epoch}, batch {bi}", dict(zip(keys, vals)))
         elapsed = max(time.perf_counter() - t_epoch, 1e-9)
         ips = epoch_images * self.dist.world_size / elapsed
         done_batches = pending[-1][0] - skip
@@ -418,3 +538,10 @@ class Trainer:
     def _flush_batches_file(self) -> None:
         if self.run is not None:
             self.run.flush_batches()
+
+
+def _epoch_of(row: dict) -> int | None:
+    try:
+        return int(float(row.get("epoch")))
+    except (TypeError, ValueError, OverflowError):
+        return None
