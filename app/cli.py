@@ -107,8 +107,10 @@ def _hms(seconds: float) -> str:
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="re-run from a run's config.json (other options override it)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last.pt")
-    p.add_argument("--data", help="mnist, fashion-mnist, cifar10, fashion-mnist-sample or folder")
-    p.add_argument("--data-root", help="folder holding the data set (for 'folder': the image folder)")
+    p.add_argument("--data", help="mnist, fashion-mnist, cifar10, fashion-mnist-sample, folder or csv")
+    p.add_argument("--data-root", help="folder holding the data set (for 'folder': the image folder; "
+                   "for 'csv': the CSV file)")
+    p.add_argument("--target", help="csv: the column to predict (default: the suggested one)")
     p.add_argument("--image-size", type=int, help="resize folder images to this square size")
     p.add_argument("--model", help="model name (see 'visiondesk models')")
     p.add_argument("--option", type=_option, action="append", default=[], metavar="NAME=VALUE",
@@ -155,6 +157,8 @@ def config_from_args(args: argparse.Namespace, task: str = "classify"):
         v = getattr(args, attr, None)
         if v is not None:
             base[key] = v
+    if getattr(args, "target", None):
+        base["extra"] = {**base.get("extra", {}), "target": args.target}
     if getattr(args, "option", None):
         base["model_options"] = {**base.get("model_options", {}), **dict(args.option)}
     if base.get("data_root"):
