@@ -205,16 +205,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     root = args.data_root
     if root is None and Path(args.checkpoint).is_dir() and (Path(args.checkpoint) / "config.json").is_file():
         root = json.loads((Path(args.checkpoint) / "config.json").read_text()).get("data_root")
-    ds = load_dataset(data, root, size=clf.input_shape[1] if data == "folder" else None)
-    if ds.input_shape != clf.input_shape:
+    if data == "csv":
+        from app.engine.tabular import evaluate_table, load_table_model
+
+        table = load_table_model(ckpt)
+        ds = load_dataset(data, root or table.meta.get("source"), target=table.encoder.target,
+                          seed=int(_run_config(args.checkpoint).get("seed", 0)))
+        res = evaluate_table(table, ds)
+    else:
+        res = None
+        ds = load_dataset(data, root, size=clf.input_shape[1] if data == "folder" else None)
+    if res is None and ds.input_shape != clf.input_shape:
         from app.core.errors import UserError
         raise UserError(f"The model expects images of shape {'x'.join(map(str, clf.input_shape))} but "
                         f"{data} has {'x'.join(map(str, ds.input_shape))}.")
-    res = evaluate_classifier(clf, ds.test.images, ds.test.labels)
+    if res is None:
+        res = evaluate_classifier(clf, ds.test.images, ds.test.labels)
     if args.json:
         print(json.dumps(res))
         return 0
-    print(f"{ckpt}: accuracy {100 * res['accuracy']:.2f}% on {res['n']} test images of {data}")
+    what = "rows" if data == "csv" else "images"
+    print(f"{ckpt}: accuracy {100 * res['accuracy']:.2f}% on {res['n']} test {what} of {data}")
     width = max(len(c) for c in res["classes"])
     print("per-class accuracy:")
     for c, a in zip(res["classes"], res["per_class_acc"]):
@@ -225,6 +236,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for i, (c, row) in enumerate(zip(res["classes"], res["confusion"])):
         print(f"  {c:<{width}}" + "".join(f"{v:>{cw}}" for v in row))
     return 0
+
+
+def _run_config(path) -> dict:
+    """The config.json of a run folder (or of the folder holding a checkpoint); {} when there is none."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    try:
+        return json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 # ---------------------------------------------------------------------------------------------- summary/export/models

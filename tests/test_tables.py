@@ -164,6 +164,13 @@ def test_logistic_trains_through_the_cli_and_tries_a_row(tmp_path, capsys):
     assert len(blanks) == 2
     with pytest.raises(DataError, match="age must be a number"):
         predict_row(model, {"age": "old"})
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--json"]) == 0           # best.pt on the same seeded test split
+    res = json.loads(capsys.readouterr().out)
+    assert res["n"] == 60 and res["accuracy"] == pytest.approx(max(r["test_acc"] for r in rows), abs=1e-6)
+    assert main(["train", "--data", "csv", "--data-root", str(people), "--model", "cnn4", "--device", "cpu",
+                 "--out", str(tmp_path / "cnn4")]) == 2
+    assert "made for images" in capsys.readouterr().err
 
 
 def test_mlp_learns_the_rule_through_the_cli(tmp_path, capsys):

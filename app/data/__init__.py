@@ -27,6 +27,11 @@ DATASETS: dict[str, str] = {
     "fashion-mnist": "Fashion-MNIST clothes: 28x28 grey, 10 classes, 60,000 train / 10,000 test",
     "cifar10": "CIFAR-10 photos: 32x32 colour, 10 classes, 50,000 train / 10,000 test",
     "folder": "Your own images: a folder with one sub-folder per class (any size, grey or colour)",
+}
+
+# Table sources (rows of numbers and words, not images): ``load_dataset`` returns a ``TableDataset``.
+# Kept apart from DATASETS so a screen listing image data sets does not offer a table by surprise.
+TABLES: dict[str, str] = {
     "csv": "Your own table: a CSV file; choose the column to predict (numbers standardised, few-valued "
            "text one-hot encoded, free text dropped)",
 }
@@ -36,7 +41,6 @@ _ALIASES = {
     "cifar-10": "cifar10", "cifar_10": "cifar10",
     "fashion_mnist_sample": "fashion-mnist-sample", "sample": "fashion-mnist-sample",
     "imagefolder": "folder",
-    "table": "csv", "tabular": "csv",
 }
 
 
@@ -66,8 +70,7 @@ def load_dataset(name: str, root=None, *, size=None, download: bool = False,
     ``size`` (int or (height, width)) resizes built-in sets too. Raises ``DataError`` (or
     ``OfflineError``) with a plain-language message, ``Cancelled`` when ``cancel()`` returns True.
     """
-    key = canonical_name(name)
-    if key == "csv":
+    if str(name).strip().lower() == "csv":
         if root is None:
             raise DataError("Choose a CSV file first (--data-root FILE.csv).")
         return load_csv(root, target, test_fraction=test_fraction, seed=seed)
@@ -116,7 +119,7 @@ def _reshape(ds: ImageDataset, size, channels) -> ImageDataset:
 
 
 __all__ = [
-    "DATASETS", "Augment", "ColumnSummary", "TableDataset", "TableEncoder", "TableLoader", "load_csv",
+    "DATASETS", "TABLES", "Augment", "ColumnSummary", "TableDataset", "TableEncoder", "TableLoader", "load_csv",
     "read_csv", "suggest_target", "Cancelled", "DataError", "DatasetNotFound", "DeviceLoader", "ImageDataset",
     "ImageSplit", "canonical_name", "default_augment", "default_data_root", "load_builtin",
     "load_dataset", "load_folder", "load_sample", "read_idx", "subset_class", "write_idx",

@@ -36,7 +36,7 @@ def _classification(cfg: TrainConfig, dataset=None, progress=None) -> Task:
 
     ds = dataset if dataset is not None else load_data_for(cfg, progress)
     task_class = ClassificationTask
-    if cfg.data == "csv":
+    if cfg.data.strip().lower() == "csv":
         from app.engine.tabular import TableTask as task_class
     return task_class(ds, cfg.model, model_options=cfg.model_options, batch_size=cfg.batch_size,
                               optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,

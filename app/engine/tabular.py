@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from app.core.errors import CheckpointError, DataError
+from app.core.errors import CheckpointError, DataError, ModelError
 from app.data.table import TableDataset, TableEncoder, TableLoader
 from app.engine.classification import ClassificationTask
 from app.engine.distributed import unwrap
@@ -24,10 +24,18 @@ from app.models import build_model
 from app.models.layers import class_probabilities, output_kind
 
 
+# models that read a row as a flat vector (the others are made for pictures)
+TABLE_MODELS = ("logistic", "mlp", "softmax")
+
+
 class TableTask(ClassificationTask):
     """Classification of table rows (no augmentation; the features are already normalised)."""
 
     def __init__(self, dataset: TableDataset, model_name: str, **kwargs: Any):
+        if not isinstance(dataset, TableDataset):
+            raise DataError("This run expects a table (a CSV file) as its data.")
+        if model_name not in TABLE_MODELS:
+            raise ModelError(f"{model_name} is made for images; for a table choose one of: {', '.join(TABLE_MODELS)}.")
         kwargs["augment"] = False
         super().__init__(dataset, model_name, **kwargs)
 
@@ -87,3 +95,19 @@ def predict_row(model: TableModel, row: dict[str, Any]) -> list[tuple[str, float
     p = class_probabilities(net(x.view(1, 1, 1, -1)), output_kind(net))[0]
     order = p.argsort(descending=True).tolist()
     return [(model.classes[i], float(p[i])) for i in order]
+
+
+@torch.no_grad()
+def evaluate_table(model: TableModel, dataset: TableDataset) -> dict[str, Any]:
+    """Accuracy, per-class accuracy and confusion matrix on the table's test split (as
+    ``app.engine.predict.evaluate_classifier`` gives for images)."""
+    if list(dataset.classes) != model.classes or dataset.num_features != len(model.encoder.feature_names):
+        raise DataError("This table does not have the columns and classes the model was trained on.")
+    net = unwrap(model.model)
+    x, labels = dataset.test.features, dataset.test.labels
+    pred = class_probabilities(net(x.view(len(x), 1, 1, -1)), output_kind(net)).argmax(1)
+    k = len(model.classes)
+    cm = torch.bincount(labels * k + pred, minlength=k * k).reshape(k, k)
+    per_class = (cm.diag().float() / cm.sum(1).clamp(min=1).float()).tolist()
+    return {"accuracy": float((pred == labels).float().mean()), "per_class_acc": per_class,
+            "confusion": cm.tolist(), "classes": model.classes, "n": int(len(labels))}
