@@ -74,12 +74,13 @@ def load_dataset(name: str, root=None, *, size=None, download: bool = False,
         if root is None:
             raise DataError("Choose a CSV file first (--data-root FILE.csv).")
         return load_csv(root, target, test_fraction=test_fraction, seed=seed)
+    key = canonical_name(name)
     if key == "folder":
         if root is None:
             raise DataError("Choose a folder of images first (one sub-folder per class).")
         return load_folder(root, size=size, channels=channels, test_fraction=test_fraction,
                            seed=seed, progress=progress, cancel=cancel)
-    target = parse_size(size)
+    new_size = parse_size(size)
     if channels not in (None, 1, 3):
         raise DataError(f"Channels must be 1 (grey) or 3 (colour), not {channels!r}.")
     if key == "fashion-mnist-sample":
@@ -87,7 +88,7 @@ def load_dataset(name: str, root=None, *, size=None, download: bool = False,
     else:
         ds = load_builtin(key, Path(root) if root is not None else default_data_root(),
                           download=download, progress=progress, cancel=cancel)
-    return _reshape(ds, target, channels)
+    return _reshape(ds, new_size, channels)
 
 
 def _reshape(ds: ImageDataset, size, channels) -> ImageDataset:
