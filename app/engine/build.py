@@ -96,8 +96,11 @@ def make_trainer(cfg: TrainConfig, *, out: str | Path | None = None, dataset=Non
         from app.engine.report import RunReport
 
         callbacks.append(RunReport(run_dir))
-    return Trainer(task, epochs=cfg.epochs, device=cfg.device, amp=cfg.amp, seed=cfg.seed, run_dir=run_dir,
-                   config=cfg.to_dict(), callbacks=callbacks, control=control)
+    trainer_class = Trainer
+    if cfg.task == "classify" and cfg.data.strip().lower() == "csv":
+        from app.engine.tabular import TableTrainer as trainer_class
+    return trainer_class(task, epochs=cfg.epochs, device=cfg.device, amp=cfg.amp, seed=cfg.seed, run_dir=run_dir,
+                         config=cfg.to_dict(), callbacks=callbacks, control=control)
 
 
 def resume_config(run_dir: str | Path, epochs: int | None = None) -> tuple[TrainConfig, Path]:

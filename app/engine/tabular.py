@@ -20,8 +20,23 @@ from app.core.errors import CheckpointError, DataError, ModelError
 from app.data.table import TableDataset, TableEncoder, TableLoader
 from app.engine.classification import ClassificationTask
 from app.engine.distributed import unwrap
+from app.engine.threads import one_intra_op_thread
+from app.engine.trainer import Trainer
 from app.models import build_model
 from app.models.layers import class_probabilities, output_kind
+
+
+class TableTrainer(Trainer):
+    """The shared Trainer; on the CPU it runs in one intra-op thread. A table's steps are tiny
+    (a few hundred numbers per row): OpenMP's hand-offs between threads cost far more than the
+    arithmetic, and on a busy two-core machine an epoch of Titanic took 5.4 s on two threads against
+    0.07 s on one."""
+
+    def fit(self, resume_from=None):
+        if self.device.type != "cpu":
+            return super().fit(resume_from=resume_from)
+        with one_intra_op_thread():
+            return super().fit(resume_from=resume_from)
 
 
 # models that read a row as a flat vector (the others are made for pictures)
