@@ -30,6 +30,8 @@ ACTIVATIONS = {
 }
 LOSSES = {"cross-entropy": "cross-entropy on raw scores", "nll": "log-softmax + negative log-likelihood (NLL)"}
 OUTPUT_KINDS = ("logits", "log-probs", "binary-prob")
+# the choices of each layer option, for a drop-down list (the first is the usual default; cnn4's norm is "batch")
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {"norm": NORMS, "activation": tuple(ACTIVATIONS), "loss": tuple(LOSSES)}
 NORM_PREFIX = {"batch": "bn", "layer": "ln", "instance": "in", "group": "gn"}
 
 _ACT_ALIASES = {"leakyrelu": "leaky-relu", "leaky_relu": "leaky-relu", "lrelu": "leaky-relu"}

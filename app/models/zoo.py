@@ -164,21 +164,6 @@ def _parse_hidden(model: str, hidden) -> list[int]:
 
 
 @register(
-    "logistic",
-    "Logistic regression: one linear layer. Two classes: a sigmoid and binary cross-entropy; more "
-    "classes: softmax (cross-entropy). The lessons' model for tables (CSV files).",
-    max_size=1024,
-    defaults={"lr": 0.1, "weight_decay": 0.0, "batch_size": 32, "epochs": 60, "schedule": "cosine",
-              "momentum": 0.9},
-)
-def build_logistic(in_channels: int, image_size: tuple[int, int], num_classes: int) -> Classifier:
-    d = in_channels * image_size[0] * image_size[1]
-    if num_classes == 2:
-        return Classifier(nn.Flatten(), nn.Linear(d, 1), d, nn.Sigmoid(), "binary-prob")
-    return Classifier(nn.Flatten(), nn.Linear(d, num_classes), d)
-
-
-@register(
     "mlp",
     "Multilayer perceptron: hidden dense layers (default 256 and 128 units) on the raw pixels or the "
     "columns of a table; choose the widths, the activation and the normalisation.",
@@ -276,6 +261,23 @@ def build_lenet5(in_channels: int, image_size: tuple[int, int], num_classes: int
     _add_norm(layers, norm, 84, False, "_fc2")
     layers[f"{a}4"] = activation_layer(act)
     return Classifier(nn.Sequential(layers), nn.Linear(84, num_classes), 84, out, kind)
+
+
+# -- logistic regression (the tables lessons; listed after the curriculum's image nets) ------------
+
+@register(
+    "logistic",
+    "Logistic regression: one linear layer. Two classes: a sigmoid and binary cross-entropy; more "
+    "classes: softmax (cross-entropy). The lessons' model for tables (CSV files).",
+    max_size=1024,
+    defaults={"lr": 0.1, "weight_decay": 0.0, "batch_size": 32, "epochs": 60, "schedule": "cosine",
+              "momentum": 0.9},
+)
+def build_logistic(in_channels: int, image_size: tuple[int, int], num_classes: int) -> Classifier:
+    d = in_channels * image_size[0] * image_size[1]
+    if num_classes == 2:
+        return Classifier(nn.Flatten(), nn.Linear(d, 1), d, nn.Sigmoid(), "binary-prob")
+    return Classifier(nn.Flatten(), nn.Linear(d, num_classes), d)
 
 
 # -- cnn4 --------------------------------------------------------------------------------------
