@@ -63,7 +63,7 @@ def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], title: str
            series: list[tuple[str, tuple[int, int, int], list[tuple[float, float]]]], ylabel: str) -> None:
     x0, y0, x1, y1 = box
     font, small = _font(15), _font(12)
-    draw.text(((x0 + x1) // 2, y0 + 4), title, fill=TEXT, font=font, anchor="mt")
+    draw.text((x0 + 70, y0 + 4), title, fill=TEXT, font=font, anchor="lt")
     left, top, right, bottom = x0 + 62, y0 + 30, x1 - 12, y1 - 46
     points = [p for _, _, pts in series for p in pts if math.isfinite(p[1])]
     xs = [p[0] for p in points] or [1.0]
@@ -99,7 +99,7 @@ def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], title: str
             draw.line(pts, fill=colour, width=2)
         for x, y in pts:
             draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
-        lx, ly = right - 110, top + 8 + 18 * i
+        lx, ly = right - 150 + 75 * i, y0 + 6           # legend in the title row, clear of the lines
         draw.line([(lx, ly + 7), (lx + 22, ly + 7)], fill=colour, width=3)
         draw.text((lx + 28, ly), name, fill=TEXT, font=small)
 
