@@ -104,8 +104,10 @@ def _hms(seconds: float) -> str:
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="re-run from a run's config.json (other options override it)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last.pt")
-    p.add_argument("--data", help="mnist, fashion-mnist, cifar10, fashion-mnist-sample or folder")
-    p.add_argument("--data-root", help="folder holding the data set (for 'folder': the image folder)")
+    p.add_argument("--data", help="mnist, fashion-mnist, cifar10, fashion-mnist-sample, folder or csv")
+    p.add_argument("--data-root", help="folder holding the data set (for 'folder': the image folder; "
+                   "for 'csv': the CSV file)")
+    p.add_argument("--target", help="csv: the column to predict (default: the suggested one)")
     p.add_argument("--image-size", type=int, help="resize folder images to this square size")
     p.add_argument("--model", help="model name (see 'visiondesk models')")
     p.add_argument("--option", type=_option, action="append", default=[], metavar="NAME=VALUE",
@@ -152,6 +154,8 @@ def config_from_args(args: argparse.Namespace, task: str = "classify"):
         v = getattr(args, attr, None)
         if v is not None:
             base[key] = v
+    if getattr(args, "target", None):
+        base["extra"] = {**base.get("extra", {}), "target": args.target}
     if getattr(args, "option", None):
         base["model_options"] = {**base.get("model_options", {}), **dict(args.option)}
     if base.get("data_root"):
@@ -269,16 +273,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     root = args.data_root
     if root is None and Path(args.checkpoint).is_dir() and (Path(args.checkpoint) / "config.json").is_file():
         root = json.loads((Path(args.checkpoint) / "config.json").read_text()).get("data_root")
-    ds = load_dataset(data, root, size=clf.input_shape[1] if data == "folder" else None)
-    if ds.input_shape != clf.input_shape:
+    if data == "csv":
+        from app.engine.tabular import evaluate_table, load_table_model
+
+        table = load_table_model(ckpt)
+        ds = load_dataset(data, root or table.meta.get("source"), target=table.encoder.target,
+                          seed=int(_run_config(args.checkpoint).get("seed", 0)))
+        res = evaluate_table(table, ds)
+    else:
+        res = None
+        ds = load_dataset(data, root, size=clf.input_shape[1] if data == "folder" else None)
+    if res is None and ds.input_shape != clf.input_shape:
         from app.core.errors import UserError
         raise UserError(f"The model expects images of shape {'x'.join(map(str, clf.input_shape))} but "
                         f"{data} has {'x'.join(map(str, ds.input_shape))}.")
-    res = evaluate_classifier(clf, ds.test.images, ds.test.labels)
+    if res is None:
+        res = evaluate_classifier(clf, ds.test.images, ds.test.labels)
     if args.json:
         print(json.dumps(res))
         return 0
-    print(f"{ckpt}: accuracy {100 * res['accuracy']:.2f}% on {res['n']} test images of {data}")
+    what = "rows" if data == "csv" else "images"
+    print(f"{ckpt}: accuracy {100 * res['accuracy']:.2f}% on {res['n']} test {what} of {data}")
     width = max(len(c) for c in res["classes"])
     print("per-class accuracy:")
     for c, a in zip(res["classes"], res["per_class_acc"]):
@@ -289,6 +304,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for i, (c, row) in enumerate(zip(res["classes"], res["confusion"])):
         print(f"  {c:<{width}}" + "".join(f"{v:>{cw}}" for v in row))
     return 0
+
+
+def _run_config(path) -> dict:
+    """The config.json of a run folder (or of the folder holding a checkpoint); {} when there is none."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    try:
+        return json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 # ---------------------------------------------------------------------------------------------- summary/export/models

@@ -91,6 +91,37 @@ def test_raw_x_with_a_tiny_learning_rate_is_stable_but_slow():
     assert abs(last_epoch(events).metrics["b"] - 4) > 3          # b has hardly moved
 
 
+def test_course_line_preset_reproduces_the_lesson():
+    from app.engine.basics import PRESETS, preset
+
+    s = preset("line-lesson")
+    assert (s.loss, s.lr, s.steps, s.method, s.standardise) == ("sum", 1e-8, 50_000, "hand", False)
+    assert "1e-6" in PRESETS["line-lesson"][0]
+    x, y = line_data(s.noise, s.seed, s.noise_kind)
+    assert x.shape == (10_000,) and float(x[1] - x[0]) == pytest.approx(0.01) and float(x[-1]) == pytest.approx(99.99)
+    assert 0 <= float((y - 10 * x - 4).min()) and float((y - 10 * x - 4).max()) < 1     # noise between 0 and 1
+    task, events = run_basics(s)
+    m = last_epoch(events).metrics
+    assert abs(m["w"] - 10) < 0.01 and 4.1 <= m["b"] <= 4.2
+    fin = events[-1]
+    assert isinstance(fin, Finished) and fin.reason == "completed" and task.settings.loss == "sum"
+    # the summed error of 10,000 points: 10,000 times the mean squared error
+    assert float(task._loss()) == pytest.approx(10_000 * float(((m["w"] * x + m["b"] - y) ** 2).mean()), rel=1e-3)
+
+
+def test_course_line_preset_at_1e_6_becomes_nan_and_says_why():
+    from app.engine.basics import preset
+
+    s = preset("line-lesson").replace(lr=1e-6)
+    events = []
+    with pytest.raises(Diverged) as err:
+        run_basics(s, callbacks=[events.append])
+    text = str(err.value)
+    assert "NaN" in text and "not a number" in text and "summed squared error of 10,000 points" in text
+    assert "3e-08" in text and "1e-8" in text
+    assert any(isinstance(e, BatchEnd) and not math.isfinite(e.metrics["loss"]) for e in events)
+
+
 # ---------------------------------------------------------------------------------------------- sine
 def test_sine_degree_5_fits_within_0_05():
     task, events = run_basics(BasicsSettings(experiment="sine", degree=5, optimizer="adam", lr=0.05, steps=1000))

@@ -44,7 +44,8 @@ def test_two_processes_match_one_and_resume(tmp_path):
     assert two.stdout.count("epoch 1/1") == 1
     log = (tmp_path / "two" / "run.log").read_text()
     assert log.count("Started on") == 1
-    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["batches.csv", "best.pt", "config.json", "last.pt",
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["batches.csv", "best.pt", "config.json",
+                                                                   "confusion.png", "curves.png", "last.pt",
                                                                    "metrics.csv", "run.log"]
     # resume the 2-process run from its own checkpoint for a second epoch
     res = _run(["train", "--resume", str(tmp_path / "two"), "--epochs", "2"], 2, tmp_path)

@@ -18,6 +18,7 @@ from .common import CancelFn, Cancelled, ProgressFn, channel_stats, parse_size, 
 from .folder import load_folder
 from .idx import read_idx, write_idx
 from .sample import load_sample
+from .table import ColumnSummary, TableDataset, TableEncoder, TableLoader, load_csv, read_csv, suggest_target
 
 DATASETS: dict[str, str] = {
     "fashion-mnist-sample": "Fashion-MNIST sample shipped with VisionDesk: clothes, 28x28 grey, "
@@ -26,6 +27,13 @@ DATASETS: dict[str, str] = {
     "fashion-mnist": "Fashion-MNIST clothes: 28x28 grey, 10 classes, 60,000 train / 10,000 test",
     "cifar10": "CIFAR-10 photos: 32x32 colour, 10 classes, 50,000 train / 10,000 test",
     "folder": "Your own images: a folder with one sub-folder per class (any size, grey or colour)",
+}
+
+# Table sources (rows of numbers and words, not images): ``load_dataset`` returns a ``TableDataset``.
+# Kept apart from DATASETS so a screen listing image data sets does not offer a table by surprise.
+TABLES: dict[str, str] = {
+    "csv": "Your own table: a CSV file; choose the column to predict (numbers standardised, few-valued "
+           "text one-hot encoded, free text dropped)",
 }
 
 _ALIASES = {
@@ -47,7 +55,7 @@ def canonical_name(name: str) -> str:
 
 def load_dataset(name: str, root=None, *, size=None, download: bool = False,
                  progress: ProgressFn = None, cancel: CancelFn = None, test_fraction: float = 0.2,
-                 seed: int = 0, channels: Optional[int] = None) -> ImageDataset:
+                 seed: int = 0, channels: Optional[int] = None, target: Optional[str] = None):
     """Load a data set by name.
 
     * ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``: from ``root`` (default ``default_data_root()``),
@@ -56,16 +64,23 @@ def load_dataset(name: str, root=None, *, size=None, download: bool = False,
     * ``"folder"``: ``root`` is the image folder (one sub-folder per class); ``size``, ``channels``,
       ``test_fraction`` and ``seed`` apply.
 
+    * ``"csv"``: ``root`` is the CSV file; ``target`` names the column to predict (None: the suggested
+      one); ``test_fraction`` and ``seed`` apply. Returns a ``TableDataset`` (see ``app.data.table``).
+
     ``size`` (int or (height, width)) resizes built-in sets too. Raises ``DataError`` (or
     ``OfflineError``) with a plain-language message, ``Cancelled`` when ``cancel()`` returns True.
     """
+    if str(name).strip().lower() == "csv":
+        if root is None:
+            raise DataError("Choose a CSV file first (--data-root FILE.csv).")
+        return load_csv(root, target, test_fraction=test_fraction, seed=seed)
     key = canonical_name(name)
     if key == "folder":
         if root is None:
             raise DataError("Choose a folder of images first (one sub-folder per class).")
         return load_folder(root, size=size, channels=channels, test_fraction=test_fraction,
                            seed=seed, progress=progress, cancel=cancel)
-    target = parse_size(size)
+    new_size = parse_size(size)
     if channels not in (None, 1, 3):
         raise DataError(f"Channels must be 1 (grey) or 3 (colour), not {channels!r}.")
     if key == "fashion-mnist-sample":
@@ -73,7 +88,7 @@ def load_dataset(name: str, root=None, *, size=None, download: bool = False,
     else:
         ds = load_builtin(key, Path(root) if root is not None else default_data_root(),
                           download=download, progress=progress, cancel=cancel)
-    return _reshape(ds, target, channels)
+    return _reshape(ds, new_size, channels)
 
 
 def _reshape(ds: ImageDataset, size, channels) -> ImageDataset:
@@ -105,7 +120,8 @@ def _reshape(ds: ImageDataset, size, channels) -> ImageDataset:
 
 
 __all__ = [
-    "DATASETS", "Augment", "Cancelled", "DataError", "DatasetNotFound", "DeviceLoader", "ImageDataset",
+    "DATASETS", "TABLES", "Augment", "ColumnSummary", "TableDataset", "TableEncoder", "TableLoader", "load_csv",
+    "read_csv", "suggest_target", "Cancelled", "DataError", "DatasetNotFound", "DeviceLoader", "ImageDataset",
     "ImageSplit", "canonical_name", "default_augment", "default_data_root", "load_builtin",
     "load_dataset", "load_folder", "load_sample", "read_idx", "subset_class", "write_idx",
 ]

@@ -48,6 +48,7 @@ EXPERIMENTS = {"line": "Fit a line", "sine": "Fit a sine", "spiral": "Classify a
 METHODS = {"hand": "Gradients by hand", "autograd": "Autograd", "nn": "nn.Linear + optimizer"}
 OPTIMIZERS = {"sgd": "SGD", "momentum": "SGD + momentum", "adam": "Adam"}
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+LOSSES = {"mean": "Mean squared error", "sum": "Summed squared error"}
 
 TRUE_W, TRUE_B = 10.0, 4.0          # the line the data comes from
 LINE_POINTS = 10_000                # x = 0, 0.01, ..., 99.99
@@ -72,6 +73,10 @@ RECOMMENDED_LR = {
 RECOMMENDED_STEPS = {"line": 100, "sine": 2000, "spiral": 1000}
 
 
+# The course's exact settings, offered as presets: name -> (what the preset shows, settings)
+PRESETS: dict[str, tuple[str, "BasicsSettings"]] = {}
+
+
 class Diverged(UserError):
     """The loss became non-finite or exploded: the learning rate is too large."""
 
@@ -91,7 +96,9 @@ class BasicsSettings:
     # line
     method: str = "hand"            # hand | autograd | nn
     standardise: bool = False
-    noise: float = 5.0              # standard deviation of the noise added to y
+    loss: str = "mean"              # mean | sum: mean or summed squared error (the course's lesson sums)
+    noise: float = 5.0              # standard deviation of the noise added to y ("uniform": its width)
+    noise_kind: str = "normal"      # normal: noise x N(0, 1); uniform: noise x U[0, 1) (the course's np.random.rand)
     # sine
     degree: int = 5
     # spiral
@@ -119,6 +126,8 @@ class BasicsSettings:
                   "Gradients by hand and autograd use plain gradient descent (w = w - lr * gradient); "
                   "choose the nn.Linear method to try momentum or Adam.")
             check(0 <= self.noise <= 1000, "The noise must be between 0 and 1000.")
+            check(self.noise_kind in ("normal", "uniform"), "The noise is normal or uniform.")
+            check(self.loss in LOSSES, f"Unknown loss '{self.loss}' (mean or sum of the squared errors).")
         if self.experiment == "sine":
             check(1 <= int(self.degree) <= MAX_DEGREE, f"The degree must be between 1 and {MAX_DEGREE}.")
         if self.experiment == "spiral":
@@ -164,6 +173,22 @@ class BasicsSettings:
                    **{"steps": cfg.epochs, **extra}).validate()
 
 
+PRESETS["line-lesson"] = (
+    "The course's line: y = 10 x + 4 plus random noise between 0 and 1, for x from 0 to 100 in steps of 0.01; "
+    "summed squared error, gradients by hand, learning rate 1e-8, 50,000 steps. w ends near 10.00 and b near "
+    "4.1 to 4.2: the noise adds 0.5 on average, so the best b is about 4.5, and b learns slowly because its "
+    "gradient is tiny next to w's. Try a learning rate of 1e-6 to see the loss become NaN.",
+    BasicsSettings(experiment="line", method="hand", loss="sum", standardise=False, lr=1e-8, steps=50_000,
+                   noise=1.0, noise_kind="uniform"))
+
+
+def preset(name: str) -> BasicsSettings:
+    """The settings of a preset (a copy the caller may change)."""
+    if name not in PRESETS:
+        raise UserError(f"Unknown preset '{name}' (known: {', '.join(PRESETS)}).")
+    return PRESETS[name][1].replace()
+
+
 def recommended(experiment: str, optimizer: str) -> float:
     """A learning rate that works well for ``experiment`` with ``optimizer`` (for the line: with
     standardised x)."""
@@ -176,11 +201,13 @@ def steps_per_epoch(steps: int) -> int:
 
 
 # ============================================================================================ data
-def line_data(noise: float = 5.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """x = 0, 0.01, ..., 99.99 and y = 10 x + 4 + noise * N(0, 1) (float32, CPU)."""
+def line_data(noise: float = 5.0, seed: int = 0, kind: str = "normal") -> tuple[torch.Tensor, torch.Tensor]:
+    """x = 0, 0.01, ..., 99.99 and y = 10 x + 4 + noise * N(0, 1) (float32, CPU); ``kind="uniform"``:
+    noise * U[0, 1) instead (positive, mean noise / 2, as the course's ``np.random.rand``)."""
     x = torch.arange(LINE_POINTS, dtype=torch.float64).mul(0.01).float()
     g = torch.Generator().manual_seed(int(seed))
-    y = TRUE_W * x + TRUE_B + float(noise) * torch.randn(LINE_POINTS, generator=g)
+    draw = torch.rand if kind == "uniform" else torch.randn
+    y = TRUE_W * x + TRUE_B + float(noise) * draw(LINE_POINTS, generator=g)
     return x, y
 
 
@@ -300,8 +327,9 @@ class BasicsTask(Task):
         exploded = loss > BLOW_UP * max(self.start_loss, 1e-12) and trainer.step >= MIN_STEPS_SHOWN
         if math.isfinite(loss) and not exploded:
             return
-        how = "became too large to compute" if not math.isfinite(loss) else \
-            f"grew from {self.start_loss:.3g} to {loss:.3g}"
+        how = ("became NaN, \"not a number\": too large to compute" if math.isnan(loss) else
+               "became too large to compute" if not math.isfinite(loss) else
+               f"grew from {self.start_loss:.3g} to {loss:.3g}")
         steps = f"{trainer.step} step" + ("" if trainer.step == 1 else "s")
         raise Diverged(f"The loss blew up after {steps} (it {how}): {TOO_LARGE}. "
                        f"Each step overshot the bottom of the loss and landed higher up on the other side. "
@@ -316,7 +344,7 @@ class LineTask(BasicsTask):
 
     def setup(self, trainer: Trainer) -> None:
         s = self.settings
-        x, y = line_data(s.noise, s.seed)
+        x, y = line_data(s.noise, s.seed, s.noise_kind)
         self.x_mean = float(x.mean()) if s.standardise else 0.0
         self.x_std = float(x.std()) if s.standardise else 1.0
         self.x = ((x - self.x_mean) / self.x_std).to(self.device)
@@ -338,15 +366,28 @@ class LineTask(BasicsTask):
         self.start_loss = float(self._loss())
         self.advice = self._advice()
 
-    def _advice(self) -> str:
-        s = self.settings
-        if s.standardise:
-            return "Try a learning rate about 10 times smaller."
-        # the largest stable step of plain gradient descent is 2 / (largest curvature of the loss)
+    def largest_stable_lr(self) -> float:
+        """2 / (largest curvature of the loss): plain gradient descent diverges above this learning rate."""
         ex2 = float((self.x.double() ** 2).mean())
         ex = float(self.x.double().mean())
         half = (ex2 + 1) / 2
         top = 2 * (half + math.sqrt(half ** 2 - (ex2 - ex ** 2)))
+        if self.settings.loss == "sum":
+            top *= len(self.x)          # the sum's gradient and curvature are N times the mean's
+        return 2 / top
+
+    def _advice(self) -> str:
+        s = self.settings
+        if s.loss == "sum" and not s.standardise:
+            return (f"With the summed squared error of {len(self.x):,} points (x from 0 to 100), every gradient is "
+                    f"{len(self.x):,} times larger than with the mean, so plain gradient descent is only stable "
+                    f"below a learning rate of about {self.largest_stable_lr():.1g}: the course uses 1e-8. Above "
+                    f"that, each step overshoots, w swings further every step, the numbers overflow and the loss "
+                    f"becomes NaN (\"not a number\"): nothing can be learned from it any more.")
+        if s.standardise:
+            return "Try a learning rate about 10 times smaller."
+        # the largest stable step of plain gradient descent is 2 / (largest curvature of the loss)
+        top = 2 / self.largest_stable_lr()
         return (f"With raw x (0 to 100) the slope's gradient is thousands of times larger than the intercept's, "
                 f"so plain gradient descent only stays stable below a learning rate of about {2 / top:.1g}, "
                 f"and then b hardly moves. Switch on \"standardise x\" (x becomes (x - mean) / std, "
@@ -357,10 +398,13 @@ class LineTask(BasicsTask):
             return self.model.weight.reshape(()), self.model.bias.reshape(())
         return self.w, self.b
 
+    def _reduce(self, squared: torch.Tensor) -> torch.Tensor:
+        return squared.sum() if self.settings.loss == "sum" else squared.mean()
+
     def _loss(self) -> torch.Tensor:
         with torch.no_grad():
             w, b = self._params()
-            return ((w * self.x + b - self.y) ** 2).mean()
+            return self._reduce((w * self.x + b - self.y) ** 2)
 
     def original_scale(self) -> tuple[torch.Tensor, torch.Tensor]:
         """w and b for the original x: y = w_s (x - m) / s + b_s = (w_s / s) x + (b_s - w_s m / s)."""
@@ -375,15 +419,15 @@ class LineTask(BasicsTask):
         method = self.settings.method
         x, y = self.x, self.y
         if method == "hand":
-            # the gradients of L = mean((w x + b - y)^2), written out: no autograd
+            # the gradients of L = mean((w x + b - y)^2) (or the sum), written out: no autograd
             err = self.w * x + self.b - y
-            loss = (err ** 2).mean()
-            dw = 2 * (err * x).mean()
-            db = 2 * err.mean()
+            loss = self._reduce(err ** 2)
+            dw = 2 * self._reduce(err * x)
+            db = 2 * self._reduce(err)
             self.w -= self.lr * dw
             self.b -= self.lr * db
         elif method == "autograd":
-            loss = ((self.w * x + self.b - y) ** 2).mean()
+            loss = self._reduce((self.w * x + self.b - y) ** 2)
             loss.backward()
             with torch.no_grad():
                 self.w -= self.lr * self.w.grad
@@ -392,7 +436,8 @@ class LineTask(BasicsTask):
             self.b.grad = None
         else:
             with trainer.autocast():
-                loss = F.mse_loss(self.model(x.unsqueeze(1)).squeeze(1), y)
+                loss = F.mse_loss(self.model(x.unsqueeze(1)).squeeze(1), y,
+                                  reduction="sum" if self.settings.loss == "sum" else "mean")
             trainer.backward_step(loss, self.optimizer)
         w, b = self.original_scale()
         return {"loss": loss.detach(), "w": w, "b": b}

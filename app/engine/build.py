@@ -27,7 +27,7 @@ def load_data_for(cfg: TrainConfig, progress=None, cancel=None):
     from app.data import load_dataset
 
     return load_dataset(cfg.data, cfg.data_root, size=cfg.image_size, progress=progress, cancel=cancel,
-                        seed=cfg.seed)
+                        seed=cfg.seed, target=(cfg.extra or {}).get("target"))
 
 
 @register_task("classify")
@@ -35,7 +35,10 @@ def _classification(cfg: TrainConfig, dataset=None, progress=None) -> Task:
     from app.engine.classification import ClassificationTask
 
     ds = dataset if dataset is not None else load_data_for(cfg, progress)
-    return ClassificationTask(ds, cfg.model, model_options=cfg.model_options, batch_size=cfg.batch_size,
+    task_class = ClassificationTask
+    if cfg.data.strip().lower() == "csv":
+        from app.engine.tabular import TableTask as task_class
+    return task_class(ds, cfg.model, model_options=cfg.model_options, batch_size=cfg.batch_size,
                               optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                               weight_decay=cfg.weight_decay, schedule=cfg.schedule, step_size=cfg.step_size,
                               gamma=cfg.gamma, epochs=cfg.epochs, augment=cfg.augment,
@@ -81,8 +84,16 @@ def make_trainer(cfg: TrainConfig, *, out: str | Path | None = None, dataset=Non
     run_dir = None
     if write_run:
         run_dir = Path(out) if out else new_run_dir(cfg.data, cfg.model, task=cfg.task)
-    return Trainer(task, epochs=cfg.epochs, device=cfg.device, amp=cfg.amp, seed=cfg.seed, run_dir=run_dir,
-                   config=cfg.to_dict(), callbacks=callbacks, control=control)
+    callbacks = list(callbacks)
+    if run_dir is not None and cfg.task == "classify":
+        from app.engine.report import RunReport
+
+        callbacks.append(RunReport(run_dir))
+    trainer_class = Trainer
+    if cfg.task == "classify" and cfg.data.strip().lower() == "csv":
+        from app.engine.tabular import TableTrainer as trainer_class
+    return trainer_class(task, epochs=cfg.epochs, device=cfg.device, amp=cfg.amp, seed=cfg.seed, run_dir=run_dir,
+                         config=cfg.to_dict(), callbacks=callbacks, control=control)
 
 
 #: what a continued run may change; anything else is part of what the run is (model, data, optimizer ...)

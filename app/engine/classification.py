@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from app.data.base import ImageDataset
 from app.data.batches import Augment, DeviceLoader, default_augment
@@ -12,6 +11,7 @@ from app.engine.distributed import unwrap
 from app.engine.optim import build_optimizer, build_scheduler
 from app.engine.task import Task
 from app.models import build_model
+from app.models.layers import class_probabilities, classification_loss, output_kind
 
 WORST_K = 24
 
@@ -53,10 +53,14 @@ class ClassificationTask(Task):
                                    rank=trainer.dist.rank, world_size=trainer.dist.world_size)
         self.test_loader = DeviceLoader(ds.test, self.eval_batch_size, trainer.device, mean=ds.mean, std=ds.std,
                                         shuffle=False, drop_last=False)
+        self._finish_setup()
+
+    def _finish_setup(self) -> None:
+        self.output_kind = output_kind(self.net)
         self.optimizer = build_optimizer(self.net.parameters(), **self.opt_args)
         self.scheduler = build_scheduler(self.optimizer, epochs=self.epochs, steps_per_epoch=len(self.loader),
                                          **self.sched_args)
-        self.num_classes = ds.num_classes
+        self.num_classes = self.dataset.num_classes
 
     def modules(self):
         return [self.model] if self.model is not None else []
@@ -71,12 +75,17 @@ class ClassificationTask(Task):
     def train_step(self, batch, trainer) -> dict[str, torch.Tensor]:
         x, y = batch
         with trainer.autocast():
-            logits = self.model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+            out = self.model(x)
+            loss = classification_loss(out, y, self.output_kind, label_smoothing=self.label_smoothing)
         trainer.backward_step(loss, self.optimizer)
         self.scheduler.step()
-        acc = (logits.detach().argmax(1) == y).float().mean()
+        acc = (self._predicted(out.detach()) == y).float().mean()
         return {"loss": loss.detach(), "acc": acc}
+
+    def _predicted(self, out: torch.Tensor) -> torch.Tensor:
+        if self.output_kind == "binary-prob":
+            return (out.reshape(-1) > 0.5).long()
+        return out.argmax(1)
 
     # -- evaluation
     @torch.no_grad()
@@ -84,9 +93,9 @@ class ClassificationTask(Task):
         """(per-sample loss, predicted class, probability of the prediction) on the test split."""
         losses, preds, probs, targets = [], [], [], []
         for x, y in self.test_loader:
-            logits = self.net(x).float()
-            losses.append(F.cross_entropy(logits, y, reduction="none"))
-            p = logits.softmax(1)
+            out = self.net(x).float()
+            losses.append(classification_loss(out, y, self.output_kind, reduction="none"))
+            p = class_probabilities(out, self.output_kind)
             conf, pred = p.max(1)
             preds.append(pred)
             probs.append(conf)

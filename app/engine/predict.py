@@ -10,6 +10,7 @@ import torch
 
 from app.engine.checkpoint import FORMAT, load_checkpoint
 from app.core.errors import CheckpointError
+from app.models.layers import class_probabilities, output_kind
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -68,7 +69,8 @@ class Classifier:
         """Class probabilities for uint8 images (N, C, H, W) of the model's input shape."""
         out = []
         for i in range(0, len(images_uint8), batch_size):
-            out.append(self.model(self.normalise(images_uint8[i:i + batch_size])).float().softmax(1).cpu())
+            out.append(class_probabilities(self.model(self.normalise(images_uint8[i:i + batch_size])),
+                                           output_kind(self.model)).cpu())
         return torch.cat(out) if out else torch.empty(0, len(self.classes))
 
     @torch.no_grad()

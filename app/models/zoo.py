@@ -12,10 +12,11 @@ number of classes given when it is built, and splits into two parts:
 ``nn.CrossEntropyLoss``. Models are built through ``app.models.build_model``; the builders below are
 registered with ``app.models.registry.register``.
 
-Transfer models (``tv-resnet18``, ``tv-vgg16``):
+Transfer models (``tv-resnet18``, ``tv-vgg11``, ``tv-vgg16``):
 
-* ``tv-vgg16`` is torchvision's plain ``vgg16`` (without batch norm), the network of the classic
-  transfer-learning lessons; its last layer ``classifier[6]`` is replaced by a fresh ``Linear(4096, K)``,
+* ``tv-vgg11`` and ``tv-vgg16`` are torchvision's plain ``vgg11`` / ``vgg16`` (without batch norm), layer
+  for layer, the networks of the classic lessons (132,863,336 and 138,357,544 parameters for 1000
+  classes); its last layer ``classifier[6]`` is replaced by a fresh ``Linear(4096, K)``,
   so ``features`` is the 4096-wide output of the pretrained classifier's second dense layer.
 * ``tv-resnet18`` is torchvision's ``resnet18`` with ``fc`` replaced by a fresh ``Linear(512, K)``.
 * Grey images: the first convolution's pretrained RGB kernels are summed over the colour axis. That is
@@ -35,6 +36,7 @@ Transfer models (``tv-resnet18``, ``tv-vgg16``):
 from __future__ import annotations
 
 import os
+import re
 from collections import OrderedDict
 from pathlib import Path
 from urllib.error import URLError
@@ -44,24 +46,40 @@ import torchvision
 from torch import nn
 
 from app.core.errors import ModelError, OfflineError
+from app.models.layers import (NORM_PREFIX, activation_layer, check_activation, check_loss, check_norm,
+                               norm_layer, output_layer)
 from app.models.registry import register
+
+# the layer choices of the classic models (mlp, classic-cnn, lenet5, cnn4); see app.models.layers
+LAYER_OPTIONS = {"norm": "none", "activation": "relu", "loss": "cross-entropy"}
 
 
 class Classifier(nn.Module):
-    """``forward(x) = classifier_head(features(x))``; ``features(x)`` is ``(B, feature_dim)``."""
+    """``forward(x) = output(classifier_head(features(x)))``; ``features(x)`` is ``(B, feature_dim)``.
 
-    def __init__(self, body: nn.Module, classifier_head: nn.Module, feature_dim: int) -> None:
+    ``output`` is an optional last layer without weights (``LogSoftmax`` for the lessons' log-softmax +
+    NLL loss, ``Sigmoid`` for two-class logistic regression); ``output_kind`` says what ``forward``
+    returns ("logits", "log-probs" or "binary-prob", see ``app.models.layers``).
+    """
+
+    def __init__(self, body: nn.Module, classifier_head: nn.Module, feature_dim: int,
+                 output: nn.Module | None = None, output_kind: str = "logits") -> None:
         super().__init__()
         self.body = body
         self.classifier_head = classifier_head
         self.feature_dim = int(feature_dim)
+        if output is not None:
+            self.output = output
+        self.output_kind = output_kind
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate activations, flattened: ``(B, feature_dim)``."""
         return self.body(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier_head(self.features(x))
+        y = self.classifier_head(self.features(x))
+        output = getattr(self, "output", None)
+        return y if output is None else output(y)
 
 
 class TransferClassifier(Classifier):
@@ -120,22 +138,59 @@ def build_softmax(in_channels: int, image_size: tuple[int, int], num_classes: in
     return Classifier(nn.Flatten(), nn.Linear(d, num_classes), d)
 
 
+def _layer_choices(model: str, norm: str, activation: str, loss: str) -> tuple[str, str, nn.Module | None, str]:
+    """Checked (norm, activation, output layer, output kind) of a classic model's options."""
+    norm, act = check_norm(model, norm), check_activation(model, activation)
+    out, kind = output_layer(check_loss(model, loss))
+    return norm, act, out, kind
+
+
+def _add_norm(layers: OrderedDict, kind: str, channels: int, maps: bool, suffix: str) -> bool:
+    layer = norm_layer(kind, channels, maps)
+    if layer is not None:
+        layers[f"{NORM_PREFIX[kind]}{suffix}"] = layer
+    return layer is not None
+
+
+def _parse_hidden(model: str, hidden) -> list[int]:
+    text = str(hidden).strip().strip("[]()")
+    try:
+        sizes = [int(v) for v in re.split(r"[,x\s]+", text) if v] if text not in ("", "0", "none") else []
+    except ValueError:
+        raise ModelError(f"{model}: hidden layers are widths separated by commas, e.g. 256,128 (not {hidden!r}).") from None
+    if len(sizes) > 8 or any(not 1 <= n <= 8192 for n in sizes):
+        raise ModelError(f"{model}: up to 8 hidden layers of 1 to 8192 units each, e.g. 256,128 (not {hidden!r}).")
+    return sizes
+
+
 @register(
     "mlp",
-    "Multilayer perceptron: two hidden layers of 256 and 128 units on the raw pixels.",
-    options={"dropout": 0.2},
-    max_size=128,
+    "Multilayer perceptron: hidden dense layers (default 256 and 128 units) on the raw pixels or the "
+    "columns of a table; choose the widths, the activation and the normalisation.",
+    options={"dropout": 0.2, "hidden": "256,128", **LAYER_OPTIONS},
+    max_size=1024,
 )
 def build_mlp(in_channels: int, image_size: tuple[int, int], num_classes: int,
-              dropout: float) -> Classifier:
+              dropout: float, hidden: str, norm: str, activation: str, loss: str) -> Classifier:
     p = _check_dropout("mlp", dropout)
+    if min(image_size) > 1 and max(image_size) > 128:
+        raise ModelError(f"mlp works on images of at most 128x128 pixels (its first layer would have a weight "
+                         f"for every pixel); these are {image_size[0]}x{image_size[1]}. Choose a smaller size.")
+    norm, act, out, kind = _layer_choices("mlp", norm, activation, loss)
+    if norm == "instance":
+        raise ModelError("mlp: instance normalisation works on feature maps (convolutions); for dense layers "
+                         "choose none, batch, layer or group.")
     d = in_channels * image_size[0] * image_size[1]
-    body = nn.Sequential(OrderedDict([
-        ("flatten", nn.Flatten()),
-        ("fc1", nn.Linear(d, 256)), ("relu1", nn.ReLU(inplace=True)), ("drop1", nn.Dropout(p)),
-        ("fc2", nn.Linear(256, 128)), ("relu2", nn.ReLU(inplace=True)), ("drop2", nn.Dropout(p)),
-    ]))
-    return Classifier(body, nn.Linear(128, num_classes), 128)
+    layers = OrderedDict([("flatten", nn.Flatten())])
+    width = d
+    for i, n in enumerate(_parse_hidden("mlp", hidden), start=1):
+        layers[f"fc{i}"] = nn.Linear(width, n)
+        _add_norm(layers, norm, n, False, str(i))
+        layers[f"{act.replace('-', '')}{i}"] = activation_layer(act)
+        layers[f"drop{i}"] = nn.Dropout(p)
+        width = n
+    body = nn.Sequential(layers) if len(layers) > 1 else nn.Flatten()
+    return Classifier(body, nn.Linear(width, num_classes), width, out, kind)
 
 
 # -- classic curriculum nets -------------------------------------------------------------------
@@ -143,60 +198,86 @@ def build_mlp(in_channels: int, image_size: tuple[int, int], num_classes: int,
 @register(
     "classic-cnn",
     "The classic small CNN of the PyTorch MNIST lesson: two convolutions and two dense layers.",
-    options={"dropout": 0.5},
+    options={"dropout": 0.5, **LAYER_OPTIONS},
     min_size=16,
     max_size=256,
     defaults={"lr": 0.03, "batch_size": 64, "augment": False},  # the lesson trains on plain digits: 98.86% in 5 epochs
 )
 def build_classic_cnn(in_channels: int, image_size: tuple[int, int], num_classes: int,
-                      dropout: float) -> Classifier:
+                      dropout: float, norm: str, activation: str, loss: str) -> Classifier:
     p = _check_dropout("classic-cnn", dropout)
+    norm, act, out, kind = _layer_choices("classic-cnn", norm, activation, loss)
     h, w = ((_conv_out(s, 5) // 2 - 4) // 2 for s in image_size)
     _check_fc_input("classic-cnn", h, w)
-    body = nn.Sequential(OrderedDict([
-        ("conv1", nn.Conv2d(in_channels, 10, kernel_size=5)),
-        ("pool1", nn.MaxPool2d(2)),
-        ("relu1", nn.ReLU()),
-        ("conv2", nn.Conv2d(10, 20, kernel_size=5)),
-        ("conv2_drop", nn.Dropout2d(p)),
-        ("pool2", nn.MaxPool2d(2)),
-        ("relu2", nn.ReLU()),
-        ("flatten", nn.Flatten()),
-        ("fc1", nn.Linear(20 * h * w, 50)),
-        ("relu3", nn.ReLU()),
-        ("dropout", nn.Dropout(p)),
-    ]))
-    return Classifier(body, nn.Linear(50, num_classes), 50)
+    a = "relu" if act == "relu" else act.replace("-", "")
+    layers = OrderedDict([("conv1", nn.Conv2d(in_channels, 10, kernel_size=5))])
+    _add_norm(layers, norm, 10, True, "1")
+    layers["pool1"] = nn.MaxPool2d(2)
+    layers[f"{a}1"] = activation_layer(act)
+    layers["conv2"] = nn.Conv2d(10, 20, kernel_size=5)
+    _add_norm(layers, norm, 20, True, "2")
+    layers["conv2_drop"] = nn.Dropout2d(p)
+    layers["pool2"] = nn.MaxPool2d(2)
+    layers[f"{a}2"] = activation_layer(act)
+    layers["flatten"] = nn.Flatten()
+    layers["fc1"] = nn.Linear(20 * h * w, 50)
+    _add_norm(layers, norm, 50, False, "_fc1")
+    layers[f"{a}3"] = activation_layer(act)
+    layers["dropout"] = nn.Dropout(p)
+    return Classifier(nn.Sequential(layers), nn.Linear(50, num_classes), 50, out, kind)
 
 
 @register(
     "lenet5",
     "LeNet-5 (LeCun 1998): two convolutions with pooling, then dense layers of 120 and 84 units.",
+    options=dict(LAYER_OPTIONS),
     min_size=12,
     max_size=256,
 )
-def build_lenet5(in_channels: int, image_size: tuple[int, int], num_classes: int) -> Classifier:
+def build_lenet5(in_channels: int, image_size: tuple[int, int], num_classes: int,
+                 norm: str, activation: str, loss: str) -> Classifier:
     # LeCun's net expects 32x32 inputs; as in the usual MNIST version, smaller images get 2 pixels
     # of padding in the first convolution so 28x28 digits give the same 16x5x5 maps. ReLU and max
     # pooling replace the original tanh and trainable sub-sampling (same parameter count as the
-    # modern textbook version).
+    # modern textbook version); activation=tanh gives LeCun's activation back.
+    norm, act, out, kind = _layer_choices("lenet5", norm, activation, loss)
     pad = 2 if min(image_size) < 32 else 0
     h, w = ((_conv_out(s, 5, padding=pad) // 2 - 4) // 2 for s in image_size)
     _check_fc_input("lenet5", h, w)
-    body = nn.Sequential(OrderedDict([
-        ("conv1", nn.Conv2d(in_channels, 6, kernel_size=5, padding=pad)),
-        ("relu1", nn.ReLU()),
-        ("pool1", nn.MaxPool2d(2)),
-        ("conv2", nn.Conv2d(6, 16, kernel_size=5)),
-        ("relu2", nn.ReLU()),
-        ("pool2", nn.MaxPool2d(2)),
-        ("flatten", nn.Flatten()),
-        ("fc1", nn.Linear(16 * h * w, 120)),
-        ("relu3", nn.ReLU()),
-        ("fc2", nn.Linear(120, 84)),
-        ("relu4", nn.ReLU()),
-    ]))
-    return Classifier(body, nn.Linear(84, num_classes), 84)
+    a = act.replace("-", "")
+    layers = OrderedDict([("conv1", nn.Conv2d(in_channels, 6, kernel_size=5, padding=pad))])
+    _add_norm(layers, norm, 6, True, "1")
+    layers[f"{a}1"] = activation_layer(act)
+    layers["pool1"] = nn.MaxPool2d(2)
+    layers["conv2"] = nn.Conv2d(6, 16, kernel_size=5)
+    _add_norm(layers, norm, 16, True, "2")
+    layers[f"{a}2"] = activation_layer(act)
+    layers["pool2"] = nn.MaxPool2d(2)
+    layers["flatten"] = nn.Flatten()
+    layers["fc1"] = nn.Linear(16 * h * w, 120)
+    _add_norm(layers, norm, 120, False, "_fc1")
+    layers[f"{a}3"] = activation_layer(act)
+    layers["fc2"] = nn.Linear(120, 84)
+    _add_norm(layers, norm, 84, False, "_fc2")
+    layers[f"{a}4"] = activation_layer(act)
+    return Classifier(nn.Sequential(layers), nn.Linear(84, num_classes), 84, out, kind)
+
+
+# -- logistic regression (the tables lessons; listed after the curriculum's image nets) ------------
+
+@register(
+    "logistic",
+    "Logistic regression: one linear layer. Two classes: a sigmoid and binary cross-entropy; more "
+    "classes: softmax (cross-entropy). The lessons' model for tables (CSV files).",
+    max_size=1024,
+    defaults={"lr": 0.1, "weight_decay": 0.0, "batch_size": 32, "epochs": 60, "schedule": "cosine",
+              "momentum": 0.9},
+)
+def build_logistic(in_channels: int, image_size: tuple[int, int], num_classes: int) -> Classifier:
+    d = in_channels * image_size[0] * image_size[1]
+    if num_classes == 2:
+        return Classifier(nn.Flatten(), nn.Linear(d, 1), d, nn.Sigmoid(), "binary-prob")
+    return Classifier(nn.Flatten(), nn.Linear(d, num_classes), d)
 
 
 # -- cnn4 --------------------------------------------------------------------------------------
@@ -212,22 +293,27 @@ def _conv_bn_relu(cin: int, cout: int, batch_norm: bool = True) -> list[nn.Modul
 @register(
     "cnn4",
     "Four 3x3 convolutions with batch norm and a dense layer of 512: about 93% on Fashion-MNIST.",
-    options={"hidden": 512, "dropout": 0.5, "conv_dropout": 0.25},
+    options={"hidden": 512, "dropout": 0.5, "conv_dropout": 0.25, **LAYER_OPTIONS, "norm": "batch"},
     min_size=8,
 )
 def build_cnn4(in_channels: int, image_size: tuple[int, int], num_classes: int,
-               hidden: int, dropout: float, conv_dropout: float) -> Classifier:
+               hidden: int, dropout: float, conv_dropout: float, norm: str, activation: str,
+               loss: str) -> Classifier:
     # conv32-conv32-pool-conv64-conv64-pool (3x3, BN, ReLU), then dense 512 + BN + dropout 0.5:
-    # the well-known Fashion-MNIST design (~93-94% test accuracy in 10 epochs).
+    # the well-known Fashion-MNIST design (~93-94% test accuracy in 10 epochs). Other norm choices
+    # replace every batch norm (instance norm only on the convolutions: the dense layer has no maps).
     p = _check_dropout("cnn4", dropout)
     pc = _check_dropout("cnn4", conv_dropout)
     if hidden < 1:
         raise ModelError(f"The hidden layer of cnn4 needs at least 1 unit, not {hidden}.")
+    norm, act, out, kind = _layer_choices("cnn4", norm, activation, loss)
+    a = act.replace("-", "")
     h, w = (s // 4 for s in image_size)
     layers = OrderedDict()
     for i, (cin, cout) in enumerate([(in_channels, 32), (32, 32), (32, 64), (64, 64)], start=1):
-        conv, bn, relu = _conv_bn_relu(cin, cout)
-        layers[f"conv{i}"], layers[f"bn{i}"], layers[f"relu{i}"] = conv, bn, relu
+        layers[f"conv{i}"] = nn.Conv2d(cin, cout, kernel_size=3, padding=1, bias=norm == "none")
+        _add_norm(layers, norm, cout, True, str(i))
+        layers[f"{a}{i}"] = activation_layer(act)
         if i % 2 == 0:
             layers[f"pool{i // 2}"] = nn.MaxPool2d(2)
             layers[f"drop{i // 2}"] = nn.Dropout(pc)
@@ -236,11 +322,13 @@ def build_cnn4(in_channels: int, image_size: tuple[int, int], num_classes: int,
         h, w = min(h, 8), min(w, 8)
         layers["avgpool"] = nn.AdaptiveAvgPool2d((h, w))
     layers["flatten"] = nn.Flatten()
-    layers["fc1"] = nn.Linear(64 * h * w, hidden, bias=False)
-    layers["bn_fc1"] = nn.BatchNorm1d(hidden)
-    layers["relu_fc1"] = nn.ReLU(inplace=True)
+    dense_norm = norm_layer(norm, hidden, False)
+    layers["fc1"] = nn.Linear(64 * h * w, hidden, bias=dense_norm is None)
+    if dense_norm is not None:
+        layers[f"{NORM_PREFIX[norm]}_fc1"] = dense_norm
+    layers[f"{a}_fc1"] = activation_layer(act)
     layers["drop_fc1"] = nn.Dropout(p)
-    return Classifier(nn.Sequential(layers), nn.Linear(hidden, num_classes), hidden)
+    return Classifier(nn.Sequential(layers), nn.Linear(hidden, num_classes), hidden, out, kind)
 
 
 # -- VGG (CIFAR style) -------------------------------------------------------------------------
@@ -280,7 +368,10 @@ def _build_vgg(arch: str, in_channels: int, image_size: tuple[int, int], num_cla
 
 @register(
     "vgg11",
-    "VGG-11 for small images: eight 3x3 convolution layers, batch norm, one dense layer.",
+    "VGG-11 for small images (not torchvision's VGG-11, that is tv-vgg11): the same eight 3x3 convolutions, "
+    "plus batch norm; a max pool only while the maps are at least 2x2; then global average pooling and one "
+    "dense layer of 512 -> classes instead of a 7x7 average pool and dense layers of 4096, 4096 and 1000 "
+    "(about 9.2 million parameters instead of 132.9 million).",
     options={"batch_norm": True},
     min_size=8,
     defaults={"epochs": 20},
@@ -390,7 +481,9 @@ def _tv_weights(arch: str):
         return torchvision.models.ResNet18_Weights.IMAGENET1K_V1
     if arch == "vgg16":
         return torchvision.models.VGG16_Weights.IMAGENET1K_V1
-    raise ModelError(f"There are no ImageNet weights for {arch!r}; known: tv-resnet18, tv-vgg16.")
+    if arch == "vgg11":
+        return torchvision.models.VGG11_Weights.IMAGENET1K_V1
+    raise ModelError(f"There are no ImageNet weights for {arch!r}; known: tv-resnet18, tv-vgg11, tv-vgg16.")
 
 
 def _arch(name: str) -> str:
@@ -504,25 +597,21 @@ def build_tv_resnet18(in_channels: int, image_size: tuple[int, int], num_classes
     return TransferClassifier(body, head, net.fc.in_features, freeze_backbone)
 
 
-@register(
-    "tv-vgg16",
-    "VGG-16 from torchvision, optionally with ImageNet weights (transfer learning). Large and slow.",
-    options={"pretrained": False, "freeze_backbone": False, "upscale_to": 224},
-    min_size=8,
-    defaults={"lr": 0.01, "weight_decay": 1e-4, "batch_size": 32, "epochs": 5},
-)
-def build_tv_vgg16(in_channels: int, image_size: tuple[int, int], num_classes: int,
-                   pretrained: bool, freeze_backbone: bool, upscale_to: int) -> Classifier:
-    _check_upscale("tv-vgg16", upscale_to)
+def _build_tv_vgg(arch: str, in_channels: int, image_size: tuple[int, int], num_classes: int,
+                  pretrained: bool, freeze_backbone: bool, upscale_to: int) -> Classifier:
+    """torchvision's ``vgg11`` / ``vgg16`` layer for layer (features, 7x7 adaptive average pool, three
+    dense layers); the last dense layer is the fresh ``classifier_head``."""
+    name = f"tv-{arch}"
+    _check_upscale(name, upscale_to)
     size = _upscale_size(image_size, upscale_to) or image_size
     if min(size) < 32:
         raise ModelError(
-            f"tv-vgg16 needs images of at least 32x32 pixels after enlarging; with upscale_to="
+            f"{name} needs images of at least 32x32 pixels after enlarging; with upscale_to="
             f"{upscale_to} these stay {size[0]}x{size[1]}. Set upscale_to to 32 or more."
         )
-    net = torchvision.models.vgg16()
+    net = getattr(torchvision.models, arch)()
     if pretrained:
-        _load_pretrained(net, "vgg16")
+        _load_pretrained(net, arch)
     if in_channels == 1:
         net.features[0] = _grey_conv(net.features[0])
     parts: list[tuple[str, nn.Module]] = []
@@ -534,3 +623,27 @@ def build_tv_vgg16(in_channels: int, image_size: tuple[int, int], num_classes: i
     return TransferClassifier(nn.Sequential(OrderedDict(parts)), head,
                               net.classifier[6].in_features, freeze_backbone)
 
+
+@register(
+    "tv-vgg11",
+    "VGG-11 exactly as torchvision builds it (the lessons' network: 132,863,336 parameters for 1000 "
+    "classes), optionally with ImageNet weights. Large and slow.",
+    options={"pretrained": False, "freeze_backbone": False, "upscale_to": 224},
+    min_size=8,
+    defaults={"lr": 0.01, "weight_decay": 1e-4, "batch_size": 32, "epochs": 5},
+)
+def build_tv_vgg11(in_channels: int, image_size: tuple[int, int], num_classes: int,
+                   pretrained: bool, freeze_backbone: bool, upscale_to: int) -> Classifier:
+    return _build_tv_vgg("vgg11", in_channels, image_size, num_classes, pretrained, freeze_backbone, upscale_to)
+
+
+@register(
+    "tv-vgg16",
+    "VGG-16 from torchvision, optionally with ImageNet weights (transfer learning). Large and slow.",
+    options={"pretrained": False, "freeze_backbone": False, "upscale_to": 224},
+    min_size=8,
+    defaults={"lr": 0.01, "weight_decay": 1e-4, "batch_size": 32, "epochs": 5},
+)
+def build_tv_vgg16(in_channels: int, image_size: tuple[int, int], num_classes: int,
+                   pretrained: bool, freeze_backbone: bool, upscale_to: int) -> Classifier:
+    return _build_tv_vgg("vgg16", in_channels, image_size, num_classes, pretrained, freeze_backbone, upscale_to)
