@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from app.cli import ProgressPrinter, _load_progress, _option
+from app.cli import _option
 
 #: extra ``keypoints`` subcommands: ``fn(subparsers)`` with the group's ``add_subparsers()`` object
 
