@@ -16,12 +16,8 @@ from pathlib import Path
 
 from app.cli import _option
 
-#: extra ``keypoints`` subcommands: ``fn(subparsers)`` with the group's ``add_subparsers()`` object
-
 DEFAULT_LOSS = "smoothl1"
 DEFAULT_BETA = 0.02
-
-#: modules imported before the group is built, so their subcommands can register
 
 
 def _keypoint_config(args: argparse.Namespace):
