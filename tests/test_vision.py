@@ -216,9 +216,9 @@ def test_crop_box_conventions():
     x0, y0, side = F.crop_box_from_points(pts)
     cy = (pts[:, 1].min() + pts[:, 1].max()) / 2
     assert side == pytest.approx(200) and x0 == pytest.approx(0, abs=1e-3) and y0 == pytest.approx(cy - 100, abs=1e-3)
-    x0, y0, side = F.crop_box_from_face((100, 100, 100, 100))
-    assert side == pytest.approx(174) and x0 + side / 2 == pytest.approx(150)
-    assert y0 + side / 2 == pytest.approx(165.5)     # keypoints sit lower than the Haar box centre
+    x0, y0, side = F.crop_box_from_face((100, 100, 100, 100))     # the one rule: app.data.keypoints
+    assert side == pytest.approx(177.8) and x0 + side / 2 == pytest.approx(150.7)
+    assert y0 + side / 2 == pytest.approx(166.7)     # keypoints sit lower than the Haar box centre
     assert F.box_iou((0, 0, 10), (0, 0, 10)) == pytest.approx(1.0)
     assert F.box_iou((0, 0, 10), (20, 20, 10)) == 0.0
 
