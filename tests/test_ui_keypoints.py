@@ -201,3 +201,67 @@ def test_train_your_own_panel_trains_and_offers_the_result(qtbot, tab, tmp_path)
     key = tab.model_combo.currentData()
     assert key.endswith("best.pt") and "your training" in tab.model_combo.currentText()
     assert not tab.is_busy()
+
+
+# ---------------------------------------------------------------------------------------------- issue 13
+@pytest.mark.parametrize("size", [(1024, 700), (1280, 800)])
+def test_no_control_is_squeezed_or_cut_with_the_training_panel_open(qtbot, tab, size):
+    """Issue 13 items 6 and 9: at ordinary window sizes (less the window's own tab bar and status line),
+    with "Train your own model" unfolded and a training result shown, nothing overlaps, no button shrinks
+    below its size, and the model picker shows its whole text."""
+    import numpy as np
+
+    from helpers import layout_problems
+
+    tab.train_panel.expand(True)
+    tab.train_panel.message.show_message("Finished after epoch 3. Its best model is now in the model picker above.",
+                                         "ok")
+    tab.train_panel._on_samples(type("Ev", (), {"image": np.zeros((262, 522, 3), np.uint8)})())
+    tab.resize(size[0], size[1] - 110)
+    tab.show()
+    qtbot.waitExposed(tab)
+    QCoreApplication.processEvents()
+    assert layout_problems(tab) == []
+    assert tab.view.width() >= 320
+
+
+def test_model_picker_says_what_the_error_figure_means(qtbot, tmp_path, monkeypatch):
+    """Issue 13 items 9 and 15: no bare "NME": the picker says "average error 4.2% of eye distance" and its
+    tooltip explains the figure; the training panel reports epochs in the same words."""
+    from app.core.weights import register_weight
+    from app.engine.events import EpochEnd
+
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    monkeypatch.setenv("VISIONDESK_WEIGHTS", str(wdir))
+    (wdir / "kp-resnet18.pt").write_bytes(b"x")
+    register_weight("kp-resnet18", wdir / "kp-resnet18.pt", task="keypoints", model="kp-resnet18", test_nme=0.04186)
+    state = AppState(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    t = K.KeypointsTab(state, probe_cameras=False)
+    qtbot.addWidget(t)
+    assert t.model_combo.currentText() == "kp-resnet18 (shipped): average error 4.2% of eye distance"
+    tip = t.model_combo.itemData(0, Qt.ItemDataRole.ToolTipRole)
+    assert "eye" in tip and "NME" in tip and "lower is better" in tip.lower()
+
+    panel = t.train_panel
+    panel.session._dispatch_run([EpochEnd(epoch=2, epochs=5, metrics={"test_nme": 0.0512}, is_best=True)])
+    assert "average error 5.1% of eye distance" in panel.message.text and "NME" not in panel.message.text
+    assert "eye" in panel.message.current.toolTip()
+
+
+def test_an_unexpected_failure_is_told_in_plain_words(qtbot, tab, tmp_path, monkeypatch):
+    """Issue 14: a failure that is not the person's mistake (here: the model file cannot be fetched while
+    offline) shows plain words with what to do next; the raw text goes behind 'Copy details' only."""
+    def offline(key, device):
+        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+    monkeypatch.setattr(K, "_load_predictor", offline)
+    tab.set_video_file(face_video(tmp_path / "v.mp4", n_face=3, n_empty=0))
+    assert tab.start()
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=8000)
+    assert tab.message.level == "error"
+    text = tab.message.text
+    assert "urlopen" not in text and "Errno" not in text and "OSError" not in text
+    assert "Press Start to try again" in text
+    assert "urlopen" in tab.message.current.details
+    assert tab.start_button.text() == "Start"

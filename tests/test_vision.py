@@ -471,6 +471,42 @@ def test_cli_keypoints_video_writes_an_annotated_video_and_prints_speed(tmp_path
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_cli_keypoints_video_picks_threads_like_the_live_view_and_says_so(tmp_path, monkeypatch, capsys):
+    """Issue 13 item 18: by default the model runs on the live view's thread count (not every core, which
+    made it 2-40x slower whenever another process was busy), and the output says how many."""
+    import json
+
+    import torch
+
+    import app.engine.keypoints as ek
+    import app.vision as V
+    from app.cli import main
+    from app.vision.pipeline import live_torch_threads
+
+    used = []
+
+    class Counting(StandInPredictor):
+        def predict(self, crops):
+            used.append(torch.get_num_threads())
+            return super().predict(crops)
+
+    monkeypatch.setattr(ek, "load_keypoint_model", lambda key, device="cpu": Counting(input_size=64))
+    monkeypatch.setattr(V, "FaceDetector", StandInDetector)
+    video = face_video(tmp_path / "in.mp4", n_face=6, n_empty=0)
+    torch_default = torch.get_num_threads()
+    torch.set_num_threads(4)          # a machine where torch would take 4 cores
+    try:
+        assert main(["keypoints", "video", str(video), "--model", "stand-in", "--json"]) == 0
+        report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert report["threads"] == live_torch_threads() and set(used) == {live_torch_threads()}
+        used.clear()
+        assert main(["keypoints", "video", str(video), "--model", "stand-in", "--threads", "3"]) == 0
+        assert "3 threads" in capsys.readouterr().out and set(used) == {3}
+        assert torch.get_num_threads() == 4      # the process setting is left as it was
+    finally:
+        torch.set_num_threads(torch_default)
+
+
 def test_video_command_registers_with_or_without_the_keypoints_group():
     import argparse
 

@@ -123,7 +123,7 @@ def _load_predictor(key: str, device: str):
 
 
 def _make_detector():
-    from app.vision.faces import FaceDetector
+    from app.vision import FaceDetector
 
     return FaceDetector()
 
