@@ -21,6 +21,10 @@ unless --model), and the overlay drawing. Prints one JSON object:
 Unless --no-live-threads, the same passes run again with the torch thread count the Keypoints tab uses
 (``live_torch_threads()``: 1 on a 2-core machine) and are reported under ``with_live_view_threads``.
 
+``--loop-overhead N``: the app's live loop (``LiveSession``, which the passes above use) against a
+hand-written loop over the same pipeline, interleaved N times on 60 frames (``ratio_median`` ~ 1: the
+shared loop costs nothing).
+
     python bench/webcam_fps.py [--video PATH ...] [--model NAME_OR_CHECKPOINT] [--threads 2] [--passes 3]
 """
 from __future__ import annotations
@@ -105,6 +109,42 @@ def run_pass(path: Path, predictor, smoothing: bool, redetect_every: int, lines:
             "detector_runs": s.detector_runs, "track": track, "model_ms": stage["model"]}
 
 
+def loop_overhead(path: Path, predictor, threads: int, repeats: int, frames: int) -> dict:
+    """The app's live loop (``LiveSession``) against a hand-written loop over the same pipeline (what this
+    benchmark did before the loop was shared), interleaved, on the first ``frames`` frames: the loop's own cost."""
+    from app.engine.threads import intra_op_threads
+    from app.vision import FaceDetector, KeypointPipeline, VideoFileSource
+    from app.vision.live import LiveSession
+
+    def hand() -> float:
+        pipe = KeypointPipeline(predictor, FaceDetector())
+        src = VideoFileSource(path)
+        n, t0 = 0, time.perf_counter()
+        with intra_op_threads(threads):
+            for f in src.frames():
+                pipe.process(f.image, f.capture_ms, f.index / src.fps, f.new_scene, f.index)
+                n += 1
+                if n >= frames:
+                    break
+        src.close()
+        return n / (time.perf_counter() - t0)
+
+    def session() -> float:
+        s = LiveSession(VideoFileSource(path), predictor=predictor, detector=FaceDetector(), threads=threads,
+                        realtime=False, max_frames=frames, on_result=lambda res, stats: None).run()
+        return s.fps
+
+    hand_fps, live_fps = [], []
+    for _ in range(max(1, repeats)):
+        hand_fps.append(hand())
+        live_fps.append(session())
+    ratios = [a / b for a, b in zip(live_fps, hand_fps)]
+    return {"frames": frames, "repeats": len(ratios), "hand_loop_fps_median": round(statistics.median(hand_fps), 2),
+            "live_session_fps_median": round(statistics.median(live_fps), 2),
+            "ratio_median": round(statistics.median(ratios), 3),
+            "ratio_spread": [round(min(ratios), 3), round(max(ratios), 3)]}
+
+
 def bare_model_ms(predictor, reps: int = 60) -> float:
     """Median time of the model alone on one ready-made crop tensor (plain PyTorch, no crop, no drawing)."""
     import torch
@@ -132,6 +172,8 @@ def main(argv=None) -> int:
     ap.add_argument("--redetect-every", type=int, default=10)
     ap.add_argument("--passes", type=int, default=3, help="timed passes per setting; the median pass is reported")
     ap.add_argument("--no-lines", action="store_true", help="draw points only")
+    ap.add_argument("--loop-overhead", type=int, default=0, metavar="REPEATS",
+                    help="also time LiveSession against a hand-written loop, interleaved REPEATS times")
     ap.add_argument("--no-live-threads", action="store_true",
                     help="skip the extra passes with the live view's torch thread count")
     args = ap.parse_args(argv)
@@ -200,6 +242,8 @@ def main(argv=None) -> int:
             "fps_all_passes": sorted(round(r["fps"], 1) for r in runs),
             "added_latency_ms": round(float(np.median([r["added_mean"] for r in runs])), 2),
             "added_latency_p95_ms": round(float(np.median([r["added_p95"] for r in runs])), 2)}
+    if args.loop_overhead:
+        out["loop_overhead"] = loop_overhead(videos[0], predictor, live, args.loop_overhead, 60)
     out["model_stage_ms_median"] = round(float(np.median(model_ms)), 2)
     out["fps"] = round(statistics.mean(all_fps), 1)
     out["added_latency_ms"] = round(statistics.mean(all_added), 2)

@@ -1,6 +1,9 @@
-"""Live vision: frame sources, face detection, tracking, overlay drawing and the keypoint pipeline.
+"""Live vision: frame sources, face detection, tracking, overlay drawing, the keypoint pipeline and the
+one live loop (``LiveSession``) that the Keypoints tab, ``visiondesk keypoints video`` and the benchmark run.
 
-OpenCV and numpy only (no Qt). The keypoint model itself comes from ``app.engine.keypoints``.
+OpenCV and numpy only (no Qt). Of the engine, vision uses only (lazily): the model loader
+``app.engine.keypoints.load_keypoint_model``, the run list ``app.engine.runs.list_runs`` (trained models
+for the picker) and ``app.engine.threads.intra_op_threads`` (the live loop's torch threads); no training parts.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 from app.vision.faces import FaceDetector, crop_box_from_face, crop_box_from_points, crop_square, points_to_frame
 from app.vision.overlay import CONTOURS_68, draw_faces
 from app.vision.pipeline import FrameResult, KeypointPipeline, load_pipeline
+from app.vision.live import LiveSession, LiveStats, LiveSummary, VideoRecorder
 from app.vision.sources import (CameraInfo, CameraSource, Frame, FrameSource, ImageFolderSource, LatestFrameReader,
                                 SourceError, VideoFileSource, list_cameras, open_source)
 from app.vision.tracking import FaceTracker, OneEuroFilter
@@ -109,8 +113,8 @@ def resolve_model(name: str | None) -> str:
 
 __all__ = [
     "CONTOURS_68", "NME_HELP", "CameraInfo", "CameraSource", "FaceDetector", "FaceTracker", "Frame", "FrameResult", "FrameSource",
-    "ImageFolderSource", "KeypointPipeline", "LatestFrameReader", "ModelChoice", "OneEuroFilter", "SourceError",
-    "VideoFileSource", "crop_box_from_face", "crop_box_from_points", "crop_square", "default_keypoint_model",
+    "ImageFolderSource", "KeypointPipeline", "LatestFrameReader", "LiveSession", "LiveStats", "LiveSummary", "ModelChoice", "OneEuroFilter", "SourceError",
+    "VideoFileSource", "VideoRecorder", "crop_box_from_face", "crop_box_from_points", "crop_square", "default_keypoint_model",
     "draw_faces", "error_words", "keypoint_model_choices", "list_cameras", "load_pipeline", "open_source", "points_to_frame",
     "resolve_model", "run_keypoint_models", "shipped_keypoint_models",
 ]

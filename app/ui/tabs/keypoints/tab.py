@@ -298,11 +298,13 @@ class KeypointsTab(QWidget):
         self.worker = self.session = None
         if error is not None:
             text, details = unexpected_problem(error, "showing the keypoints")
-            if not describe_error(error)[2]:
+            if isinstance(error, UserError):        # the person can act on it: the words are enough
+                details = ""
+            else:
                 from app.ui.notify import app_logger
 
                 app_logger().error("live view failed\n%s", details)
-            self.message.show_message(text, "error", details=details if not describe_error(error)[2] else "")
+            self.message.show_message(text, "error", details=details)
             self.view.set_hint(text)
         if self.record_button.isChecked():
             self.record_button.blockSignals(True)
