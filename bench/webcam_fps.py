@@ -21,6 +21,10 @@ unless --model), and the overlay drawing. Prints one JSON object:
 Unless --no-live-threads, the same passes run again with the torch thread count the Keypoints tab uses
 (``live_torch_threads()``: 1 on a 2-core machine) and are reported under ``with_live_view_threads``.
 
+``--loop-overhead N``: the app's live loop (``LiveSession``, which the passes above use) against a
+hand-written loop over the same pipeline, interleaved N times on 60 frames (``ratio_median`` ~ 1: the
+shared loop costs nothing).
+
     python bench/webcam_fps.py [--video PATH ...] [--model NAME_OR_CHECKPOINT] [--threads 2] [--passes 3]
 """
 from __future__ import annotations
@@ -38,8 +42,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.vision.pipeline import STAGES, live_torch_threads  # noqa: E402
+
 SHARED_VIDEOS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "face-video"
-STAGES = ("capture", "detect", "model", "draw")
 
 
 def jitter_of(track: list[np.ndarray | None]) -> dict:
@@ -80,31 +85,64 @@ def lag_of(smooth: list, raw: list, top: float = 0.1) -> dict:
             "raw_speed_px_per_frame_fast": round(float(speed[fast].mean()), 3)}
 
 
-def run_pass(path: Path, predictor, smoothing: bool, redetect_every: int, lines: bool) -> dict:
-    from app.vision import FaceDetector, KeypointPipeline, VideoFileSource
+def run_pass(path: Path, predictor, smoothing: bool, redetect_every: int, lines: bool, threads: int) -> dict:
+    """One pass over the video through the live loop the app uses (``LiveSession``, every frame in order)."""
+    from app.vision import FaceDetector, VideoFileSource
+    from app.vision.live import LiveSession
 
-    pipe = KeypointPipeline(predictor, FaceDetector(), redetect_every=redetect_every, smoothing=smoothing,
-                            draw_lines=lines)
-    src = VideoFileSource(path)
     stage = {k: [] for k in STAGES}
     added, track = [], []
-    faces = detections = n = 0
-    t0 = time.perf_counter()
-    for f in src.frames():
-        res = pipe.process(f.image, f.capture_ms, f.index / src.fps, f.new_scene, f.index)
-        n += 1
+
+    def collect(res, stats) -> None:
         for k in STAGES:
             stage[k].append(res.timings_ms[k])
         added.append(res.added_ms)
-        faces += len(res.faces)
-        detections += res.detected
         track.append(res.faces[0].copy() if len(res.faces) == 1 else None)
-    seconds = time.perf_counter() - t0
-    return {"frames": n, "seconds": seconds, "fps": n / seconds,
-            "stages": {k: float(np.mean(v)) for k, v in stage.items()},
+
+    session = LiveSession(VideoFileSource(path), predictor=predictor, detector=FaceDetector(), smoothing=smoothing,
+                          lines=lines, redetect_every=redetect_every, threads=threads, realtime=False,
+                          on_result=collect)
+    s = session.run()
+    return {"frames": s.frames, "seconds": s.seconds, "fps": s.fps, "stages": s.ms_per_stage,
             "added_mean": float(np.mean(added)), "added_p50": float(np.percentile(added, 50)),
-            "added_p95": float(np.percentile(added, 95)), "faces_per_frame": faces / max(n, 1),
-            "detector_runs": detections, "track": track, "model_ms": stage["model"]}
+            "added_p95": float(np.percentile(added, 95)), "faces_per_frame": s.faces_per_frame,
+            "detector_runs": s.detector_runs, "track": track, "model_ms": stage["model"]}
+
+
+def loop_overhead(path: Path, predictor, threads: int, repeats: int, frames: int) -> dict:
+    """The app's live loop (``LiveSession``) against a hand-written loop over the same pipeline (what this
+    benchmark did before the loop was shared), interleaved, on the first ``frames`` frames: the loop's own cost."""
+    from app.engine.threads import intra_op_threads
+    from app.vision import FaceDetector, KeypointPipeline, VideoFileSource
+    from app.vision.live import LiveSession
+
+    def hand() -> float:
+        pipe = KeypointPipeline(predictor, FaceDetector())
+        src = VideoFileSource(path)
+        n, t0 = 0, time.perf_counter()
+        with intra_op_threads(threads):
+            for f in src.frames():
+                pipe.process(f.image, f.capture_ms, f.index / src.fps, f.new_scene, f.index)
+                n += 1
+                if n >= frames:
+                    break
+        src.close()
+        return n / (time.perf_counter() - t0)
+
+    def session() -> float:
+        s = LiveSession(VideoFileSource(path), predictor=predictor, detector=FaceDetector(), threads=threads,
+                        realtime=False, max_frames=frames, on_result=lambda res, stats: None).run()
+        return s.fps
+
+    hand_fps, live_fps = [], []
+    for _ in range(max(1, repeats)):
+        hand_fps.append(hand())
+        live_fps.append(session())
+    ratios = [a / b for a, b in zip(live_fps, hand_fps)]
+    return {"frames": frames, "repeats": len(ratios), "hand_loop_fps_median": round(statistics.median(hand_fps), 2),
+            "live_session_fps_median": round(statistics.median(live_fps), 2),
+            "ratio_median": round(statistics.median(ratios), 3),
+            "ratio_spread": [round(min(ratios), 3), round(max(ratios), 3)]}
 
 
 def bare_model_ms(predictor, reps: int = 60) -> float:
@@ -134,6 +172,8 @@ def main(argv=None) -> int:
     ap.add_argument("--redetect-every", type=int, default=10)
     ap.add_argument("--passes", type=int, default=3, help="timed passes per setting; the median pass is reported")
     ap.add_argument("--no-lines", action="store_true", help="draw points only")
+    ap.add_argument("--loop-overhead", type=int, default=0, metavar="REPEATS",
+                    help="also time LiveSession against a hand-written loop, interleaved REPEATS times")
     ap.add_argument("--no-live-threads", action="store_true",
                     help="skip the extra passes with the live view's torch thread count")
     args = ap.parse_args(argv)
@@ -168,7 +208,7 @@ def main(argv=None) -> int:
         entry = {"video": path.name}
         tracks = {}
         for smoothing in (True, False):
-            passes = [run_pass(path, predictor, smoothing, args.redetect_every, not args.no_lines)
+            passes = [run_pass(path, predictor, smoothing, args.redetect_every, not args.no_lines, args.threads)
                       for _ in range(max(1, args.passes))]
             passes.sort(key=lambda p: p["fps"])
             p = passes[len(passes) // 2]
@@ -192,21 +232,18 @@ def main(argv=None) -> int:
         entry["smoothing_lag"] = lag_of(tracks[True], tracks[False])
         out["videos"].append(entry)
     out["bare_model_ms_median"] = round(bare_model_ms(predictor), 2)
-    from app.vision.pipeline import live_torch_threads
-
     live = live_torch_threads()
     if not args.no_live_threads and live != torch.get_num_threads():
         # the Keypoints tab runs the model with live_torch_threads(): the same passes with that setting
-        asked = torch.get_num_threads()
-        torch.set_num_threads(live)
-        runs = [run_pass(path, predictor, s, args.redetect_every, not args.no_lines)
+        runs = [run_pass(path, predictor, s, args.redetect_every, not args.no_lines, live)
                 for path in videos for s in (True, False) for _ in range(max(1, args.passes))]
-        torch.set_num_threads(asked)
         out["with_live_view_threads"] = {
             "torch_threads": live, "fps": round(float(np.median([r["fps"] for r in runs])), 1),
             "fps_all_passes": sorted(round(r["fps"], 1) for r in runs),
             "added_latency_ms": round(float(np.median([r["added_mean"] for r in runs])), 2),
             "added_latency_p95_ms": round(float(np.median([r["added_p95"] for r in runs])), 2)}
+    if args.loop_overhead:
+        out["loop_overhead"] = loop_overhead(videos[0], predictor, live, args.loop_overhead, 60)
     out["model_stage_ms_median"] = round(float(np.median(model_ms)), 2)
     out["fps"] = round(statistics.mean(all_fps), 1)
     out["added_latency_ms"] = round(statistics.mean(all_added), 2)

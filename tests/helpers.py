@@ -56,3 +56,36 @@ def write_mnist_root(root, n_train: int = 120, n_test: int = 40, seed: int = 0) 
     write_idx(root / "train-labels-idx1-ubyte.gz", ytr.numpy().astype(np.uint8))
     write_idx(root / "t10k-images-idx3-ubyte.gz", xte[:, 0].numpy())
     write_idx(root / "t10k-labels-idx1-ubyte.gz", yte.numpy().astype(np.uint8))
+
+
+def layout_problems(root) -> list[str]:
+    """Visible buttons, labels and combo boxes under ``root`` (a shown Qt widget) that are smaller than their
+    minimum size hint, whose text does not fit, or that overlap a visible sibling: what a squeezed layout
+    looks like (issue 13: rows over each other, 7-px buttons, "NME 4.2" cut off)."""
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QLabel, QStyle, QStyleOptionComboBox, QWidget
+
+    kinds = (QAbstractButton, QLabel, QComboBox)
+    out = []
+    widgets = [w for w in root.findChildren(QWidget) if w.isVisibleTo(root) and isinstance(w, kinds)]
+    for w in widgets:
+        name = f"{type(w).__name__} {getattr(w, 'text', lambda: '')() if not isinstance(w, QComboBox) else w.currentText()!r}"
+        hint = w.minimumSizeHint()
+        if w.width() < hint.width() or w.height() < hint.height():
+            out.append(f"{name}: {w.width()}x{w.height()} < minimum {hint.width()}x{hint.height()}")
+        if isinstance(w, QComboBox) and w.currentText():
+            opt = QStyleOptionComboBox()
+            w.initStyleOption(opt)
+            field = w.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
+                                             QStyle.SubControl.SC_ComboBoxEditField, w)
+            if w.fontMetrics().horizontalAdvance(w.currentText()) > field.width():
+                out.append(f"{name}: text cut ({field.width()} px shown)")
+    by_parent: dict = {}
+    for w in widgets:
+        by_parent.setdefault(id(w.parentWidget()), []).append(w)
+    for group in by_parent.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                if a.geometry().intersects(b.geometry()):
+                    out.append(f"{type(a).__name__} and {type(b).__name__} overlap: "
+                               f"{a.geometry().getRect()} / {b.geometry().getRect()}")
+    return out

@@ -242,7 +242,7 @@ def test_stop_pause_or_close_at_an_awkward_moment_then_continue(qtbot, tmp_path,
 def test_missing_or_busy_camera_gives_a_message_and_a_video_file_still_works(qtbot, tmp_path, monkeypatch):
     from vision_helpers import FakeCapture, StandInDetector, StandInPredictor, face_video
 
-    from app.ui.tabs import keypoints_tab as K
+    from app.ui.tabs.keypoints import tab as K
     from app.vision import ModelChoice
     from app.vision.sources import CameraSource
 
@@ -258,13 +258,13 @@ def test_missing_or_busy_camera_gives_a_message_and_a_video_file_still_works(qtb
             tab.set_source(CameraSource(0, capture_factory=lambda *a, c=capture: c, max_failures=2,
                                         retry_delay=0.001), "Camera 0 (test)")
             tab.start()
-            qtbot.waitUntil(lambda: words in tab.message_label.text(), timeout=8000)
+            qtbot.waitUntil(lambda: words in tab.message.text, timeout=8000)
             qtbot.waitUntil(lambda: not tab.is_busy(), timeout=5000)
-            assert tab.message_label.property("kind") == "error" and tab.start_button.text() == "Start"
+            assert tab.message.level == "error" and tab.start_button.text() == "Start"
         tab.set_video_file(face_video(tmp_path / "ok.mp4", n_face=10, n_empty=0))
         assert tab.start()
         qtbot.waitUntil(lambda: tab.view.image() is not None, timeout=8000)
-        assert tab.message_label.property("kind") != "error"
+        assert tab.message.level != "error"
         tab.stop()
     finally:
         tab.shutdown()

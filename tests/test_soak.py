@@ -178,8 +178,8 @@ def test_soak_start_stop_in_every_training_tab(qtbot, window, tmp_path):
         panel.set_data(tmp_path / "faces.npz")
         panel.model_combo.setCurrentIndex(panel.model_combo.findData("kp-cnn4"))
         panel.epochs_spin.setValue(50)
-        soak(qtbot, "keypoints", panel.start, lambda: "batch" in panel.progress_label.text(),
-             panel.runner.stop, panel.is_running, settle, report)
+        soak(qtbot, "keypoints", panel.start, lambda: "batch" in panel.progress.format(),
+             panel.session.stop, panel.is_running, settle, report)
 
     assert "train" in report
     for name, grown in report.items():

@@ -216,9 +216,9 @@ def test_crop_box_conventions():
     x0, y0, side = F.crop_box_from_points(pts)
     cy = (pts[:, 1].min() + pts[:, 1].max()) / 2
     assert side == pytest.approx(200) and x0 == pytest.approx(0, abs=1e-3) and y0 == pytest.approx(cy - 100, abs=1e-3)
-    x0, y0, side = F.crop_box_from_face((100, 100, 100, 100))
-    assert side == pytest.approx(174) and x0 + side / 2 == pytest.approx(150)
-    assert y0 + side / 2 == pytest.approx(165.5)     # keypoints sit lower than the Haar box centre
+    x0, y0, side = F.crop_box_from_face((100, 100, 100, 100))     # the one rule: app.data.keypoints
+    assert side == pytest.approx(177.8) and x0 + side / 2 == pytest.approx(150.7)
+    assert y0 + side / 2 == pytest.approx(166.7)     # keypoints sit lower than the Haar box centre
     assert F.box_iou((0, 0, 10), (0, 0, 10)) == pytest.approx(1.0)
     assert F.box_iou((0, 0, 10), (20, 20, 10)) == 0.0
 
@@ -469,6 +469,42 @@ def test_cli_keypoints_video_writes_an_annotated_video_and_prints_speed(tmp_path
     # bad input: one line on stderr, exit 2
     assert main(["keypoints", "video", str(tmp_path / "missing.mp4"), "--model", "stand-in"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_keypoints_video_picks_threads_like_the_live_view_and_says_so(tmp_path, monkeypatch, capsys):
+    """Issue 13 item 18: by default the model runs on the live view's thread count (not every core, which
+    made it 2-40x slower whenever another process was busy), and the output says how many."""
+    import json
+
+    import torch
+
+    import app.engine.keypoints as ek
+    import app.vision as V
+    from app.cli import main
+    from app.vision.pipeline import live_torch_threads
+
+    used = []
+
+    class Counting(StandInPredictor):
+        def predict(self, crops):
+            used.append(torch.get_num_threads())
+            return super().predict(crops)
+
+    monkeypatch.setattr(ek, "load_keypoint_model", lambda key, device="cpu": Counting(input_size=64))
+    monkeypatch.setattr(V, "FaceDetector", StandInDetector)
+    video = face_video(tmp_path / "in.mp4", n_face=6, n_empty=0)
+    torch_default = torch.get_num_threads()
+    torch.set_num_threads(4)          # a machine where torch would take 4 cores
+    try:
+        assert main(["keypoints", "video", str(video), "--model", "stand-in", "--json"]) == 0
+        report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert report["threads"] == live_torch_threads() and set(used) == {live_torch_threads()}
+        used.clear()
+        assert main(["keypoints", "video", str(video), "--model", "stand-in", "--threads", "3"]) == 0
+        assert "3 threads" in capsys.readouterr().out and set(used) == {3}
+        assert torch.get_num_threads() == 4      # the process setting is left as it was
+    finally:
+        torch.set_num_threads(torch_default)
 
 
 def test_video_command_is_part_of_the_keypoints_group():

@@ -1,4 +1,8 @@
-"""Single pictures to model inputs (Try-it, video frames)."""
+"""Single pictures: reading them, turning them into model inputs, writing PNGs, drawing points on them.
+
+``save_png`` is the one PNG writer of VisionDesk (sample grids, GAN pictures, keypoint snapshots) and
+``draw_points`` the one point painter (the live keypoint overlay and the training sample grids).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from app.core.errors import DataError
+from app.core.errors import DataError, UserError
 
 
 def open_image(path: str | Path) -> np.ndarray:
@@ -53,3 +57,57 @@ def to_model_input(image: np.ndarray, input_shape: tuple[int, int, int]) -> torc
     else:
         out = out.transpose(2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(out))[None]
+
+
+def save_png(image: np.ndarray, path: str | Path, scale: int = 1, bgr: bool = False) -> Path:
+    """Write a uint8 (H, W) or (H, W, 3) picture as PNG, atomically (any path, non-ASCII included).
+
+    ``scale`` > 1 enlarges it that many times (nearest neighbour); ``bgr``: the channels are in OpenCV's
+    order (a video frame). Raises ``UserError`` in plain words when it cannot be written.
+    """
+    import io
+
+    from app.core.files import atomic_write_bytes
+
+    path = Path(path)
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if bgr and a.ndim == 3 and a.shape[2] >= 3:
+        a = a[:, :, 2::-1]
+    img = Image.fromarray(np.ascontiguousarray(a))
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    try:
+        atomic_write_bytes(path, buf.getvalue())
+    except UserError:
+        raise
+    except OSError as exc:
+        raise UserError(f"Could not save the picture as {path}: {exc.strerror or 'the folder cannot be written'}. "
+                        f"Choose another folder.") from exc
+    return path
+
+
+_SHIFT = 4                     # sub-pixel drawing: coordinates in 1/16 pixel
+
+
+def draw_points(image: np.ndarray, points: np.ndarray, color=(60, 255, 60), radius: float | None = None) -> np.ndarray:
+    """Anti-aliased dots at ``points`` (P, 2) ``(x, y)`` (pixel centres at integers) on ``image`` in place.
+
+    ``radius`` None: scaled to the points' extent (1.2-4 px). Points that are NaN (missing) are skipped.
+    ``color`` is in the image's own channel order. Returns ``image``.
+    """
+    import cv2
+
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    pts = pts[np.isfinite(pts).all(1)]
+    if radius is None:
+        ext = float(max(np.ptp(pts[:, 0]), np.ptp(pts[:, 1]))) if len(pts) > 1 else 50.0
+        radius = float(np.clip(ext / 110.0, 1.2, 4.0))
+    one = 1 << _SHIFT
+    r = max(1, int(round(radius * one)))
+    for x, y in np.round(pts * one).astype(np.int64):
+        cv2.circle(image, (int(x), int(y)), r, color, -1, cv2.LINE_AA, _SHIFT)
+    return image

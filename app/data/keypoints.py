@@ -617,6 +617,26 @@ HAAR_LOG_SCALE_STD = 0.080
 HAAR_DX_STD = 0.100
 HAAR_DY_STD = 0.034
 
+# The one rule for placing the model's square crop around a detector face box (the live view, the CLI,
+# the benchmark and every trained model's meta use it). A model's meta may carry its own "face_crop"
+# numbers (same keys), measured for the data it was trained on.
+DEFAULT_FACE_CROP = {"detector": "opencv haarcascade_frontalface_default",
+                     "scale": round(HAAR_CROP_SCALE, 4), "dx": HAAR_DX, "dy": HAAR_DY}
+
+
+def face_box_to_crop(box_xywh: Sequence[float], meta: dict | None = None) -> tuple[float, float, float]:
+    """The square crop ``(x0, y0, side)`` (edge coordinates of the frame) to cut around a face box
+    ``(x, y, w, h)`` from OpenCV's Haar detector, so the face sits in it as in the training crops:
+    with ``b = sqrt(w * h)``, side ``scale * b``, centred ``(dx, dy) * b`` from the box centre. The numbers
+    come from ``meta["face_crop"]`` (a model's meta) when given, else ``DEFAULT_FACE_CROP``."""
+    fc = (meta or {}).get("face_crop") or DEFAULT_FACE_CROP
+    x, y, w, h = (float(v) for v in box_xywh)
+    b = math.sqrt(max(w, 1e-6) * max(h, 1e-6))
+    side = float(fc.get("scale", DEFAULT_FACE_CROP["scale"])) * b
+    cx = x + w / 2 + float(fc.get("dx", 0.0)) * b
+    cy = y + h / 2 + float(fc.get("dy", 0.0)) * b
+    return cx - side / 2, cy - side / 2, side
+
 
 @dataclass
 class KeypointAugment:

@@ -56,3 +56,35 @@ def state_dict_from(obj: dict[str, Any]) -> dict[str, torch.Tensor]:
     if all(isinstance(v, torch.Tensor) for v in obj.values()):
         return obj
     raise CheckpointError("The file holds no model weights.")
+
+
+def rebuild_from_checkpoint(state: dict[str, Any], meta: dict[str, Any], *, channels: int, size: tuple[int, int],
+                            outputs: int, file_name: str, part=None, options: dict | None = None,
+                            device: str | torch.device = "cpu", what: str = "model") -> torch.nn.Module:
+    """The model a checkpoint describes, rebuilt from its stored name (``meta["model"]``) and options
+    (``meta["model_options"]``, updated with ``options``), with its weights loaded, in eval mode on ``device``.
+
+    ``part(net)`` picks the module the weights belong to (e.g. a GAN's generator) and may raise
+    ``ValueError`` when the built model does not match the description. Every problem is a
+    ``CheckpointError`` in plain words naming ``file_name``.
+    """
+    from app.models import build_model
+
+    try:
+        stored = meta.get("model_options") or {}
+        if not isinstance(stored, dict):
+            raise TypeError("its model options are not a list of settings")
+        net = build_model(str(meta["model"]), int(channels), (int(size[0]), int(size[1])), int(outputs),
+                          **{**stored, **(options or {})})
+        module = part(net) if part is not None else net
+    except (UserError, TypeError, ValueError, AttributeError, KeyError) as exc:  # a damaged or hand-made description
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{file_name} describes a {what} VisionDesk cannot build ({reason}). "
+                              f"Choose another file, or train the {what} again.") from exc
+    try:
+        module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in dict(state).items()})
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"The weights in {file_name} do not fit the {what} '{meta.get('model')}'.") from exc
+    dev = torch.device(device) if isinstance(device, str) else device
+    module.to(dev).eval()
+    return module

@@ -34,8 +34,9 @@ import torch.nn.functional as F
 
 from app.data.base import ImageDataset, ImageSplit
 from app.data.batches import DeviceLoader, subset_class
+from app.data.images import save_png
 from app.engine.build import load_data_for, register_task
-from app.engine.checkpoint import FORMAT
+from app.engine.checkpoint import FORMAT, rebuild_from_checkpoint
 from app.engine.config import TrainConfig
 from app.engine.distributed import unwrap
 from app.engine.events import Samples
@@ -112,27 +113,6 @@ def read_run_score(run_dir: str | Path, epoch: int) -> dict | None:
                 "max_share": float(score["max_share"])}
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def save_png(image: np.ndarray, path: str | Path, scale: int = 1) -> Path:
-    """Write a uint8 (H, W) or (H, W, 3) picture as PNG (atomically), optionally enlarged ``scale`` times."""
-    import io
-
-    from PIL import Image
-
-    from app.core.files import atomic_write_bytes
-
-    path = Path(path)
-    img = Image.fromarray(np.ascontiguousarray(image))
-    if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    try:
-        atomic_write_bytes(path, buf.getvalue())
-    except OSError as exc:
-        raise UserError(f"Could not write {path}: {exc.strerror or exc}") from exc
-    return path
 
 
 def sample_latents(n: int, latent_dim: int, seed: int, start: int = 0) -> torch.Tensor:
@@ -632,7 +612,6 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Load
     """Rebuild a generator from a GAN run's best.pt / last.pt (or its folder) or shipped weights.
     Raises CheckpointError with a plain message when the file is not a VisionDesk generator."""
     from app.engine.predict import read_model_checkpoint
-    from app.models import build_model
 
     state, meta = read_model_checkpoint(path)
     name = Path(path).name
@@ -643,19 +622,19 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Load
             raise CheckpointError(f"{name} does not describe its generator fully (missing '{key}').")
     try:
         c, h, w = (int(v) for v in meta["image_shape"])
-        pair = build_model(str(meta["model"]), c, (h, w), 1, **dict(meta.get("model_options") or {}))
-        generator = pair.generator
-        if int(meta["latent_dim"]) != int(getattr(pair, "latent_dim", meta["latent_dim"])):
-            raise ValueError(f"latent_dim {meta['latent_dim']} does not match the model's {pair.latent_dim}")
-    except (UserError, TypeError, ValueError, AttributeError) as exc:   # a damaged or hand-made description
+        latent = int(meta["latent_dim"])
+    except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{name} describes a generator VisionDesk cannot build: "
                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
-    try:
-        generator.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"The weights in {name} do not fit the generator '{meta['model']}'.") from exc
+
+    def generator_of(pair):
+        if latent != int(getattr(pair, "latent_dim", latent)):
+            raise ValueError(f"latent_dim {latent} does not match the model's {pair.latent_dim}")
+        return pair.generator
+
     dev = torch.device(device)
-    gen = generator.to(dev).eval()
+    gen = rebuild_from_checkpoint(state, meta, channels=c, size=(h, w), outputs=1, file_name=name,
+                                  part=generator_of, device=dev, what="generator")
     from app.engine.predict import resolve_checkpoint
 
     return LoadedGenerator(gen, dict(meta), dev, resolve_checkpoint(path))

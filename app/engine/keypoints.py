@@ -30,9 +30,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from app.data.keypoints import KeypointAugment, KeypointDataset, from_unit, layout_for, to_unit
+from app.data.images import draw_points, save_png
+from app.data.keypoints import (DEFAULT_FACE_CROP, KeypointAugment, KeypointDataset, face_box_to_crop, from_unit,
+                                layout_for, to_unit)
 from app.engine.build import register_task
-from app.engine.checkpoint import load_checkpoint
+from app.engine.checkpoint import load_checkpoint, rebuild_from_checkpoint
 from app.engine.events import Samples
 from app.engine.distributed import unwrap
 from app.engine.optim import build_optimizer, build_scheduler
@@ -40,13 +42,6 @@ from app.engine.task import Task
 from app.core.errors import CheckpointError, DataError, UserError
 
 SAMPLE_COUNT = 16
-
-# where to cut the crop around an OpenCV Haar face box, relative to the box side b (see the measurement
-# notes next to HAAR_* in app.data.keypoints): side = scale * b, centre = box centre + (dx, dy) * b.
-from app.data import keypoints as _kpdata  # noqa: E402
-
-DEFAULT_FACE_CROP = {"detector": "opencv haarcascade_frontalface_default",
-                     "scale": _kpdata.HAAR_CROP_SCALE, "dx": _kpdata.HAAR_DX, "dy": _kpdata.HAAR_DY}
 
 
 # ============================================================================================ metrics
@@ -102,16 +97,6 @@ def masked_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "smoothl1"
 
 
 # ============================================================================================ sample grid
-def draw_points(tile: np.ndarray, pts: np.ndarray, colour: tuple[int, int, int], radius: int = 1) -> None:
-    """Paint small squares at ``pts`` (P, 2) (x, y) into an RGB uint8 ``tile`` in place."""
-    h, w = tile.shape[:2]
-    for x, y in pts:
-        if not (math.isfinite(x) and math.isfinite(y)):
-            continue
-        xi, yi = int(round(x)), int(round(y))
-        tile[max(0, yi - radius):min(h, yi + radius + 1), max(0, xi - radius):min(w, xi + radius + 1)] = colour
-
-
 def sample_grid(images: torch.Tensor, pred: np.ndarray, true: Optional[np.ndarray], cols: int = 4,
                 tile: int = 128) -> np.ndarray:
     """A grid of faces (uint8 (N, 1, S, S)) with the truth in green and the prediction in red."""
@@ -128,23 +113,11 @@ def sample_grid(images: torch.Tensor, pred: np.ndarray, true: Optional[np.ndarra
         t = np.stack([t, t, t], -1).copy()
         to_tile = lambda p: (p + 0.5) * scale - 0.5  # noqa: E731
         if true is not None:
-            draw_points(t, to_tile(true[i]), (40, 220, 40), radius=max(1, scale // 2))
-        draw_points(t, to_tile(pred[i]), (240, 40, 40), radius=max(1, scale // 2))
+            draw_points(t, to_tile(true[i]), (40, 220, 40), radius=max(1.0, scale / 2))
+        draw_points(t, to_tile(pred[i]), (240, 40, 40), radius=max(1.0, scale / 2))
         y0, x0 = 2 + r * (side + 2), 2 + c * (side + 2)
         grid[y0:y0 + side, x0:x0 + side] = t
     return grid
-
-
-def _save_png(image: np.ndarray, path: Path) -> None:
-    import io
-
-    from PIL import Image
-
-    from app.core.files import atomic_write_bytes
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
 
 
 # ============================================================================================ the task
@@ -267,7 +240,7 @@ class KeypointTask(Task):
         path = None
         if trainer.run is not None and trainer.run_dir is not None:
             path = Path(trainer.run_dir) / "samples" / f"epoch_{epoch:03d}.png"
-            _save_png(grid, path)
+            save_png(grid, path)
         return [Samples(epoch, "keypoints", grid, str(path) if path else None)]
 
     # -- state
@@ -361,18 +334,6 @@ def _keypoint_task(cfg, dataset=None, progress=None) -> KeypointTask:
 
 
 # ============================================================================================ predictor
-def face_box_to_crop(box_xywh: Sequence[float], meta: Optional[dict] = None) -> tuple[float, float, float]:
-    """The square crop ``(x0, y0, side)`` (edge coordinates of the frame) to cut around a face box
-    ``(x, y, w, h)`` from OpenCV's Haar detector, so the face sits in it as in the training crops."""
-    fc = (meta or {}).get("face_crop") or DEFAULT_FACE_CROP
-    x, y, w, h = (float(v) for v in box_xywh)
-    b = math.sqrt(max(w, 1e-6) * max(h, 1e-6))
-    side = float(fc.get("scale", 1.6)) * b
-    cx = x + w / 2 + float(fc.get("dx", 0.0)) * b
-    cy = y + h / 2 + float(fc.get("dy", 0.0)) * b
-    return cx - side / 2, cy - side / 2, side
-
-
 class KeypointPredictor:
     """A trained keypoint model, ready to predict points on face crops (eval mode, inference only)."""
 
@@ -427,10 +388,6 @@ class KeypointPredictor:
             pts = u * self._h + self._c
             return pts.cpu().numpy().astype(np.float32, copy=False)
 
-    def crop_box(self, box_xywh: Sequence[float]) -> tuple[float, float, float]:
-        """``face_box_to_crop`` with this model's settings."""
-        return face_box_to_crop(box_xywh, self.meta)
-
 
 def _resolve(path_or_name: str | Path) -> Path:
     from app.engine.predict import resolve_checkpoint
@@ -468,24 +425,19 @@ def load_keypoint_model(path_or_weight_name: str | Path, device: str | torch.dev
     """A ``KeypointPredictor`` from shipped weights (``"kp-resnet18"``, ``"kp-cnn4"``: checked against
     weights/manifest.json), a run folder (its best.pt), or a checkpoint / weights file."""
     from app.engine.devices import pick_device
-    from app.models import build_model
 
     state, meta, path = read_keypoint_checkpoint(path_or_weight_name)
     try:
-        options = dict(meta.get("model_options") or {})
-        if "pretrained" in options:
-            options["pretrained"] = False          # the trained weights replace any ImageNet start
         s, p = int(meta["input_size"]), int(meta["num_points"])
-        model = build_model(str(meta["model"]), 1, (s, s), 2 * p, **options)
-    except (TypeError, ValueError) as exc:   # a damaged or hand-made description, not a VisionDesk bug
+    except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path.name} describes its model in a way VisionDesk cannot use "
                               f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}).") from exc
-    try:
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"The weights in {path.name} do not fit the model '{meta['model']}'.") from exc
+    stored = meta.get("model_options")
+    options = {"pretrained": False} if isinstance(stored, dict) and "pretrained" in stored else {}
     dev = pick_device(device) if isinstance(device, str) else device
-    model.to(dev).eval()
+    # the trained weights replace any ImageNet start
+    model = rebuild_from_checkpoint(state, meta, channels=1, size=(s, s), outputs=2 * p, file_name=path.name,
+                                    options=options, device=dev)
     for prm in model.parameters():
         prm.requires_grad_(False)
     return KeypointPredictor(model, meta, dev)

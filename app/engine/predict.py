@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.engine.checkpoint import FORMAT, load_checkpoint
+from app.engine.checkpoint import FORMAT, load_checkpoint, rebuild_from_checkpoint
 from app.core.errors import CheckpointError
 from app.models.layers import class_probabilities, output_kind
 
@@ -93,28 +93,20 @@ class Classifier:
 
 
 def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Classifier:
-    from app.models import build_model
-
     state, meta = read_model_checkpoint(path)
     for key in ("model", "input_shape", "classes", "mean", "std"):
         if key not in meta:
             raise CheckpointError(f"{Path(path).name} does not describe its model fully (missing '{key}').")
     try:
         c, h, w = meta["input_shape"]
-        options = meta.get("model_options", {})
-        if not isinstance(options, dict) or not isinstance(meta["classes"], (list, tuple)):
-            raise TypeError("model_options must be a mapping and classes a list")
-        model = build_model(str(meta["model"]), int(c), (int(h), int(w)), len(meta["classes"]), **options)
-    except (TypeError, ValueError) as exc:   # a damaged or hand-made description, not a VisionDesk bug
+        if not isinstance(meta["classes"], (list, tuple)):
+            raise TypeError("classes must be a list")
+    except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{Path(path).name} describes its model in a way VisionDesk cannot use "
                               f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}).") from exc
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"The weights in {Path(path).name} do not fit the model '{meta['model']}'.") from exc
-    dev = torch.device(device)
-    model.to(dev).eval()
-    return Classifier(model, meta, dev)
+    model = rebuild_from_checkpoint(state, meta, channels=c, size=(h, w), outputs=len(meta["classes"]),
+                                    file_name=Path(path).name, device=device)
+    return Classifier(model, meta, torch.device(device))
 
 
 def evaluate_classifier(clf: Classifier, images: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:

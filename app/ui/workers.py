@@ -60,6 +60,11 @@ class WorkerContext:
         if post:
             self._inner.ready.emit()
 
+    def send(self, value: Any) -> None:
+        """Send ``value`` through ``value`` even with ``latest_only``: for the few messages that must all
+        arrive (a live loop's state changes), next to the stream of results that may be replaced."""
+        self._inner.value.emit(value)
+
     def take(self) -> Any:
         """The newest value (GUI thread, ``latest_only``); None when it was already taken."""
         with self._lock:

@@ -1,6 +1,9 @@
-"""Live vision: frame sources, face detection, tracking, overlay drawing and the keypoint pipeline.
+"""Live vision: frame sources, face detection, tracking, overlay drawing, the keypoint pipeline and the
+one live loop (``LiveSession``) that the Keypoints tab, ``visiondesk keypoints video`` and the benchmark run.
 
-OpenCV and numpy only (no Qt). The keypoint model itself comes from ``app.engine.keypoints``.
+OpenCV and numpy only (no Qt). Of the engine, vision uses only (lazily): the model loader
+``app.engine.keypoints.load_keypoint_model``, the run list ``app.engine.runs.list_runs`` (trained models
+for the picker) and ``app.engine.threads.intra_op_threads`` (the live loop's torch threads); no training parts.
 """
 from __future__ import annotations
 
@@ -11,11 +14,22 @@ from pathlib import Path
 from app.vision.faces import FaceDetector, crop_box_from_face, crop_box_from_points, crop_square, points_to_frame
 from app.vision.overlay import CONTOURS_68, draw_faces
 from app.vision.pipeline import FrameResult, KeypointPipeline, load_pipeline
+from app.vision.live import LiveSession, LiveStats, LiveSummary, VideoRecorder
 from app.vision.sources import (CameraInfo, CameraSource, Frame, FrameSource, ImageFolderSource, LatestFrameReader,
                                 SourceError, VideoFileSource, list_cameras, open_source)
 from app.vision.tracking import FaceTracker, OneEuroFilter
 
 KEYPOINT_TASK = "keypoints"
+
+#: what the keypoint error figure (NME, normalised mean error) means, wherever it is shown
+NME_HELP = ("Average error: how far the points are from where they belong, on average, as a share of the "
+            "distance between the outer corners of the eyes (called NME, normalised mean error). Lower is "
+            "better; about 5% or less looks right on most faces.")
+
+
+def error_words(nme: float) -> str:
+    """An NME (fraction) in words: 'average error 4.2% of eye distance'."""
+    return f"average error {100 * nme:.1f}% of eye distance"
 
 
 @dataclass
@@ -51,7 +65,7 @@ def shipped_keypoint_models() -> list[ModelChoice]:
     out = []
     for name, e in entries.items():
         nme = _nme_of(e)
-        label = f"{name} (shipped" + (f", NME {100 * nme:.1f}%" if nme is not None else "") + ")"
+        label = f"{name} (shipped" + (f"): {error_words(nme)}" if nme is not None else ")")
         out.append(ModelChoice(name, label, "shipped", nme))
     out.sort(key=lambda c: (c.nme is None, c.nme if c.nme is not None else 0.0, c.key))
     return out
@@ -70,7 +84,7 @@ def run_keypoint_models(root: str | Path | None = None) -> list[ModelChoice]:
         if r.task != KEYPOINT_TASK or not r.has_best:
             continue
         nme = _nme_of(r.best or {})
-        label = f"{r.name}" + (f" (NME {100 * nme:.1f}%)" if nme is not None else "")
+        label = f"{r.name}" + (f": {error_words(nme)}" if nme is not None else "")
         out.append(ModelChoice(str(Path(r.path) / "best.pt"), label, "run", nme))
     return out
 
@@ -98,9 +112,9 @@ def resolve_model(name: str | None) -> str:
 
 
 __all__ = [
-    "CONTOURS_68", "CameraInfo", "CameraSource", "FaceDetector", "FaceTracker", "Frame", "FrameResult", "FrameSource",
-    "ImageFolderSource", "KeypointPipeline", "LatestFrameReader", "ModelChoice", "OneEuroFilter", "SourceError",
-    "VideoFileSource", "crop_box_from_face", "crop_box_from_points", "crop_square", "default_keypoint_model",
-    "draw_faces", "keypoint_model_choices", "list_cameras", "load_pipeline", "open_source", "points_to_frame",
+    "CONTOURS_68", "NME_HELP", "CameraInfo", "CameraSource", "FaceDetector", "FaceTracker", "Frame", "FrameResult", "FrameSource",
+    "ImageFolderSource", "KeypointPipeline", "LatestFrameReader", "LiveSession", "LiveStats", "LiveSummary", "ModelChoice", "OneEuroFilter", "SourceError",
+    "VideoFileSource", "VideoRecorder", "crop_box_from_face", "crop_box_from_points", "crop_square", "default_keypoint_model",
+    "draw_faces", "error_words", "keypoint_model_choices", "list_cameras", "load_pipeline", "open_source", "points_to_frame",
     "resolve_model", "run_keypoint_models", "shipped_keypoint_models",
 ]

@@ -5,10 +5,9 @@ Crops follow the training data's convention (see the facial-keypoints data READM
 to the model's input size. A crop box is ``(x0, y0, side)`` in frame pixels, and a point maps between
 frame and crop pixels with ``k' = (k + 0.5 - box_xy) * size / side - 0.5`` (pixel centres at integers).
 
-From a Haar box the keypoints' extent and centre are not known yet, so ``crop_box_from_face`` uses
-factors measured on the data set's original images (Haar ``frontalface_default`` on the 89 raw-sample
-frames): the keypoints' extent is 0.87 x the box width (10-90 %: 0.77-0.96) and their centre lies
-0.155 x the width below the box centre (the box covers brows to mouth; the jaw reaches lower).
+From a Haar box the keypoints' extent and centre are not known yet, so ``crop_box_from_face`` uses the
+one face-crop rule of VisionDesk, ``app.data.keypoints.face_box_to_crop`` (its numbers were measured by
+running the Haar cascade on the 3114 training crops; a model's meta may carry its own).
 """
 from __future__ import annotations
 
@@ -18,12 +17,10 @@ import cv2
 import numpy as np
 
 from app.core.errors import UserError
+from app.data.keypoints import face_box_to_crop
 
 HAAR_FRONTAL_FACE = "haarcascade_frontalface_default.xml"
 
-# measured: keypoint extent / Haar box width, and the keypoints' centre offset below the box centre
-POINTS_EXTENT_PER_BOX = 0.87
-POINTS_CENTER_DY = 0.155
 CROP_PER_EXTENT = 2.0          # the training crops: side = 2 x the keypoints' extent
 
 
@@ -88,14 +85,10 @@ class FaceDetector:
 
 
 # ---------------------------------------------------------------------------------------------- crop boxes
-def crop_box_from_face(box) -> np.ndarray:
-    """A detector box ``(x, y, w, h)`` -> the crop box ``(x0, y0, side)`` a training crop would have."""
-    x, y, w, h = (float(v) for v in box)
-    size = max(w, h)
-    cx = x + w / 2.0
-    cy = y + h / 2.0 + POINTS_CENTER_DY * size
-    side = CROP_PER_EXTENT * POINTS_EXTENT_PER_BOX * size
-    return np.array([cx - side / 2.0, cy - side / 2.0, side], np.float32)
+def crop_box_from_face(box, meta: dict | None = None) -> np.ndarray:
+    """A detector box ``(x, y, w, h)`` -> the crop box ``(x0, y0, side)`` a training crop would have
+    (``face_box_to_crop``, with a model's own ``face_crop`` numbers when its ``meta`` has them)."""
+    return np.asarray(face_box_to_crop(box, meta), np.float32)
 
 
 def crop_box_from_points(points: np.ndarray, scale: float = CROP_PER_EXTENT) -> np.ndarray:

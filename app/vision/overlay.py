@@ -4,6 +4,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from app.data.images import draw_points
+
 # the 68-point iBUG / Multi-PIE markup: (name, point indices, closed)
 CONTOURS_68: tuple[tuple[str, tuple[int, ...], bool], ...] = (
     ("jaw", tuple(range(0, 17)), False),
@@ -25,22 +27,12 @@ REGION_COLORS = {
 }
 POINT_COLOR = (60, 255, 60)
 BOX_COLOR = (255, 170, 0)
-_SHIFT = 4                     # sub-pixel drawing: coordinates in 1/16 pixel
+_SHIFT = 4                     # sub-pixel drawing: coordinates in 1/16 pixel (as draw_points)
 _ONE = 1 << _SHIFT
 
 
 def _fixed(p: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(p, np.float64) * _ONE).astype(np.int32)
-
-
-def draw_points(img: np.ndarray, points: np.ndarray, color=POINT_COLOR, radius: float | None = None) -> None:
-    pts = np.asarray(points, np.float32)
-    if radius is None:
-        ext = float(max(np.ptp(pts[:, 0]), np.ptp(pts[:, 1]))) if len(pts) > 1 else 50.0
-        radius = float(np.clip(ext / 110.0, 1.2, 4.0))
-    r = max(1, int(round(radius * _ONE)))
-    for x, y in _fixed(pts):
-        cv2.circle(img, (int(x), int(y)), r, color, -1, cv2.LINE_AA, _SHIFT)
 
 
 def draw_contours(img: np.ndarray, points: np.ndarray, thickness: int | None = None) -> None:
@@ -77,7 +69,7 @@ def draw_faces(img: np.ndarray, faces: list[np.ndarray], boxes=None, points: boo
         if lines:
             draw_contours(img, pts)
         if points:
-            draw_points(img, pts)
+            draw_points(img, pts, POINT_COLOR)
     return img
 
 

@@ -154,12 +154,9 @@ class KeypointPipeline:
                            detected, [t.last_crop.copy() for t in tracker.tracks])
 
     def _crop_box(self, face_box) -> np.ndarray:
-        """Where to crop around a detector box: the model's own rule (its meta says how its training crops
-        relate to a Haar box) when it has one, else the rule measured in app.vision.faces."""
-        rule = getattr(self.predictor, "crop_box", None)
-        if callable(rule):
-            return np.asarray(rule(face_box), np.float32)
-        return crop_box_from_face(face_box)
+        """Where to crop around a detector box: the one face-crop rule, with the numbers of the model's
+        meta (how its training crops relate to a Haar box) when it has them."""
+        return crop_box_from_face(face_box, getattr(self.predictor, "meta", None))
 
     def _points(self, grey: np.ndarray, ts: float) -> list[np.ndarray]:
         boxes = [b.copy() for b in self.tracker.crop_boxes()]

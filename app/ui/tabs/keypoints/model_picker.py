@@ -1,0 +1,113 @@
+"""The Model box of the Keypoints tab: which keypoint model (shipped or trained) and on which device."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from app.core.errors import UserError
+from app.ui.state import AppState
+from app.vision import NME_HELP, ModelChoice
+from app.vision.pipeline import live_torch_threads
+
+NO_MODEL = "No keypoint model yet (train one)"
+MAX_WIDTH = 440
+
+
+def device_text(device) -> str:
+    from app.engine.devices import describe_device
+
+    if device.type == "cpu":
+        n = live_torch_threads()
+        return f"CPU ({n} thread{'s' if n > 1 else ''} for the live view)"
+    return describe_device(device)
+
+
+class ModelPicker(QGroupBox):
+    """``combo`` (data: the model key for ``load_keypoint_model``) and ``device_combo``. ``model_changed``
+    and ``device_changed`` are emitted when the person picks another one."""
+
+    model_changed = Signal()
+    device_changed = Signal()
+
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__("Model", parent)
+        from app.engine.devices import cuda_available, pick_device
+
+        self.state = state
+        self.combo = QComboBox()
+        # the label says what the error figure means: the whole text must show, never "NME 4.2"
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.combo.setToolTip(NME_HELP)
+        self.combo.currentIndexChanged.connect(lambda _i: self.model_changed.emit())
+        self.refresh_button = QToolButton()
+        self.refresh_button.setText("Refresh")
+        self.refresh_button.setToolTip("List the shipped models and the best.pt of every keypoint run again")
+        self.device_combo = QComboBox()
+        self.device_combo.addItem("Automatic", "auto")
+        self.device_combo.addItem("CPU", "cpu")
+        if cuda_available():
+            self.device_combo.addItem("GPU (CUDA)", "cuda")
+        self.device_label = QLabel(device_text(pick_device("auto")))
+        self.device_label.setWordWrap(True)
+        self.device_combo.currentIndexChanged.connect(self._on_device)
+        drow = QHBoxLayout()
+        drow.addWidget(QLabel("Device"))
+        drow.addWidget(self.device_combo, 1)
+        drow.addWidget(self.refresh_button)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.combo)
+        lay.addLayout(drow)
+        lay.addWidget(self.device_label)
+
+    def set_choices(self, choices: list[ModelChoice]) -> None:
+        """Fill the picker (keeping the selection when it is still offered; else the first, the best shipped)."""
+        current = self.combo.currentData()
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for c in choices:
+            self.combo.addItem(c.label, c.key)
+            tip = f"{c.key}\n\n{NME_HELP}" if c.nme is not None else c.key
+            self.combo.setItemData(self.combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        if self.combo.count() == 0:
+            self.combo.addItem(NO_MODEL, None)
+        i = self.combo.findData(current) if current else -1
+        self.combo.setCurrentIndex(max(i, 0))
+        self.combo.blockSignals(False)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Wide enough for the longest name in full (up to MAX_WIDTH; the tab makes room for it)."""
+        self.combo.setMinimumWidth(min(self.combo.sizeHint().width(), MAX_WIDTH))
+
+    def add_model(self, key: str, label: str | None = None) -> None:
+        """Offer a checkpoint (or shipped name) in the picker and select it."""
+        i = self.combo.findData(key)
+        if i < 0:
+            self.combo.addItem(label or Path(key).parent.name or key, key)
+            i = self.combo.count() - 1
+        self.combo.setCurrentIndex(i)
+        self._fit()
+
+    def model(self) -> str | None:
+        return self.combo.currentData()
+
+    def device(self) -> str:
+        return self.device_combo.currentData() or "auto"
+
+    def restore(self) -> None:
+        i = self.device_combo.findData(str(self.state.settings.value("keypoints/device", "auto")))
+        if i >= 0:
+            self.device_combo.setCurrentIndex(i)
+
+    def _on_device(self, _index: int) -> None:
+        from app.engine.devices import pick_device
+
+        dev = self.device()
+        self.state.settings.setValue("keypoints/device", dev)
+        try:
+            self.device_label.setText(device_text(pick_device(dev)))
+        except UserError as exc:
+            self.device_label.setText(str(exc))
+        self.device_changed.emit()
