@@ -178,7 +178,7 @@ def test_soak_start_stop_in_every_training_tab(qtbot, window, tmp_path):
         panel.set_data(tmp_path / "faces.npz")
         panel.model_combo.setCurrentIndex(panel.model_combo.findData("kp-cnn4"))
         panel.epochs_spin.setValue(50)
-        soak(qtbot, "keypoints", panel.start, lambda: "batch" in panel.progress.format(),
+        soak(qtbot, "keypoints", panel.start, lambda: panel.session.last_batch is not None,
              panel.session.stop, panel.is_running, settle, report)
 
     assert "train" in report
