@@ -25,7 +25,7 @@ from app.ui.state import AppState
 TABS = [
     ("app.ui.tabs.data_tab", "DataTab", "Data"),
     ("app.ui.tabs.model_tab", "ModelTab", "Model"),
-    ("app.ui.tabs.train_tab", "TrainTab", "Train"),
+    ("app.ui.tabs.train", "TrainTab", "Train"),
     ("app.ui.tabs.keypoints_tab", "KeypointsTab", "Keypoints"),
     ("app.ui.tabs.gan_tab", "GanTab", "GAN"),
     ("app.ui.tabs.basics_tab", "BasicsTab", "Basics"),
