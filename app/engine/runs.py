@@ -272,8 +272,22 @@ class RunSummary:
 
     @property
     def model_checkpoint(self) -> Path | None:
-        """The file Try it and export use: best.pt, else last.pt."""
-        return self.best_checkpoint or self.last_checkpoint
+        """The model Try it, results and export use: best.pt (last.pt holds the training state to
+        continue from, not a description of the model on its own)."""
+        return self.best_checkpoint
+
+    def no_model_reason(self) -> str:
+        """Why the run has no model to show or try, in plain words ('' when it has one)."""
+        if self.best_checkpoint is not None:
+            return ""
+        if self.last_checkpoint is not None and self.epochs_done == 0:
+            return (f"{self.name} was stopped during its first epoch, before a model was finished and tested, so "
+                    f"there is no model to show results for or to try yet. Continue it for at least one epoch "
+                    f"(Past runs, 'Continue training') and its model appears here.")
+        if self.last_checkpoint is not None:
+            return (f"{self.name} has no saved best model (best.pt is missing), so only its curves are shown. "
+                    f"Continue it for one more epoch to save one.")
+        return f"{self.name} has no saved model, so only its curves are shown."
 
     def batches_per_epoch(self, train_images: int | None = None) -> int | None:
         """Batches in one epoch: from a finished epoch in batches.csv, else from the number of training
@@ -292,11 +306,13 @@ class RunSummary:
             return train_images // bs if train_images > bs else 1
         return None
 
-    def batch_points(self, train_images: int | None = None) -> tuple[list[float], list[float]]:
+    def batch_points(self, train_images: int | None = None,
+                     batches_per_epoch: int | None = None) -> tuple[list[float], list[float]]:
         """(x, loss) of every logged batch, x in epochs (epoch - 1 + batch / batches per epoch): a run
-        stopped early in an epoch keeps its batches where they were, not stretched over the epoch. When
-        the epoch length cannot be known, each epoch's batches span the batches logged for it."""
-        nb = self.batches_per_epoch(train_images)
+        stopped early in an epoch keeps its batches where they were, not stretched over the epoch.
+        ``batches_per_epoch`` (e.g. from ``RunStarted``) wins over what the files say; when the epoch length
+        cannot be known, each epoch's batches span the batches logged for it."""
+        nb = batches_per_epoch or self.batches_per_epoch(train_images)
         seen: dict[int, int] = {}
         for r in self.batch_rows:
             e, b = r.get("epoch"), r.get("batch")

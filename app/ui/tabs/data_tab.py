@@ -52,7 +52,9 @@ SOURCES: list[tuple[str, str]] = [
 TITLES = {SAMPLE: "Fashion-MNIST sample", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
           "cifar10": "CIFAR-10", FOLDER: "Image folder"}
 SIZES: list[int | None] = [None, 28, 32, 48, 64, 96, 128, 160, 224]
-FEW_IMAGES = 5   # fewer training images than this in a class earns a warning
+FEW_IMAGES = 5
+NEXT_STEPS = ("What next: this data set is ready to learn from (or choose your own pictures above). Pick a model "
+              "in the Model tab, then press Start in the Train tab.")   # fewer training images than this in a class earns a warning
 
 _K_NAME, _K_ROOT, _K_FOLDER, _K_SIZE = "data/name", "data/root", "data/folder", "data/image_size"
 
@@ -81,6 +83,8 @@ class DataTab(QWidget):
         self._restoring = False
         self._restore_note = ""
         self.loaded_spec: dict = {}
+        # no data set chosen before: the first launch, when a newcomer needs to know what comes next
+        self._first_launch = self.settings.value(_K_NAME, None) is None
         self.setAcceptDrops(True)
         self._build_ui()
         self._restore()
@@ -184,7 +188,10 @@ class DataTab(QWidget):
                            ("classes", "Classes")):
             value = QLabel("—")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            if key == "classes":       # the class names wrap rather than being cut
+                value.setWordWrap(True)
+            else:
+                value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.facts[key] = value
             form.addRow(label + ":", value)
         self.summary_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
@@ -444,6 +451,9 @@ class DataTab(QWidget):
                             f"skipped (the list is below).")
         if warnings:
             self.messages.add("\n".join(warnings), "warn")
+        if self._first_launch:
+            self._first_launch = False
+            self.messages.add(NEXT_STEPS, "info")
         if ds.skipped:
             n = len(ds.skipped)
             self.messages.set_details(f"the {n} skipped file{'s' if n > 1 else ''}", list(ds.skipped))

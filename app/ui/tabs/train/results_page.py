@@ -78,7 +78,7 @@ class ResultsPage(QWidget):
                 if not 0 <= i < n:
                     continue
                 t, p = classes[w["true"]], classes[w["pred"]]
-                caption = f"{short(t, 14)}\n→ {short(p, 12)} {100 * w['prob']:.0f}%"
+                caption = f"{short(t, 20)} →\n{short(p, 20)} {100 * w['prob']:.0f}%"
                 tip = f"Test image #{i}\nTrue class: {t}\nThe model said: {p} ({100 * w['prob']:.1f}% sure)"
                 items.append((dataset.test.images[i], caption, tip, w["true"] == w["pred"]))
         self.gallery.set_images([(img, cap, tip) for img, cap, tip, _ in items])

@@ -55,13 +55,17 @@ class RunsPage(QWidget):
             lambda: self.with_selected(lambda p: QDesktopServices.openUrl(QUrl.fromLocalFile(str(p)))))
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
-        row = QHBoxLayout()
-        for w in (self.open_button, self.use_button, self.continue_button, self.more_epochs, self.export_button,
-                  self.folder_button):
-            row.addWidget(w)
-        row.addStretch(1)
-        row.addWidget(self.refresh_button)
-        lay.addLayout(row)
+        # two rows, so that no button is squeezed below its text at 1024 pixels (issue 13 item 7)
+        top, bottom = QHBoxLayout(), QHBoxLayout()
+        for w in (self.open_button, self.use_button, self.export_button, self.folder_button):
+            top.addWidget(w)
+        top.addStretch(1)
+        top.addWidget(self.refresh_button)
+        bottom.addWidget(self.continue_button)
+        bottom.addWidget(self.more_epochs)
+        bottom.addStretch(1)
+        lay.addLayout(top)
+        lay.addLayout(bottom)
 
     def connect_actions(self, *, open_run: Callable[[Path], None], use_model: Callable[[Path], None],
                         continue_run: Callable[[Path, int], None], export: Callable[[Path], None]) -> None:

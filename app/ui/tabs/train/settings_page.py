@@ -22,7 +22,16 @@ SCHEDULE_NAMES = {"none": "Constant", "step": "Step decay", "cosine": "Cosine de
 SCHEDULE_TIPS = {"none": "The same learning rate all the time.",
                  "step": "The learning rate drops to a tenth every few epochs.",
                  "cosine": "The learning rate falls smoothly to zero by the last epoch.",
-                 "onecycle": "The learning rate warms up, then falls to almost zero: usually the fastest."}
+                 "onecycle": "One-cycle: the learning rate first rises (a warm-up), then falls to almost zero by "
+                             "the last epoch. Usually the fastest way to a good model."}
+MOMENTUM_TIP = ("Momentum (SGD only): each step keeps part of the previous step's direction, like a ball rolling "
+                "downhill, so training moves faster and less jerkily. 0.9 is usual; 0 turns it off.")
+WEIGHT_DECAY_TIP = ("Weight decay: pulls every weight a little towards zero at each step, so the model cannot "
+                    "lean on a few huge weights. It helps against overfitting (learning the training images by "
+                    "heart instead of the classes). 0.0005 is usual; 0 turns it off.")
+#: how the settings are named in messages
+NAMES = {"epochs": "epochs", "batch_size": "batch size", "optimizer": "optimizer", "lr": "learning rate",
+         "momentum": "momentum", "weight_decay": "weight decay", "schedule": "schedule", "augment": "augment"}
 DEVICE_NAMES = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA GPU"}
 NO_CUDA_TIP = "No NVIDIA GPU with CUDA is usable on this computer, so training runs on the CPU."
 #: the settings a model suggests (``get_model_info(name).defaults``) and the form shows
@@ -62,6 +71,8 @@ class SettingsPage(QWidget):
         super().__init__(parent)
         self.state = state
         self.form_model = ""            # the model whose suggested settings the form started from
+        self.running: TrainConfig | None = None   # the configuration of the run in progress
+        self.running_name = ""                      # the run folder's name when it is a continued run
         self.setMinimumWidth(330)
         self.setMaximumWidth(380)
         lv = QVBoxLayout(self)
@@ -97,12 +108,12 @@ class SettingsPage(QWidget):
         self.momentum.setDecimals(3)
         self.momentum.setRange(0.0, 0.999)
         self.momentum.setSingleStep(0.05)
-        self.momentum.setToolTip("SGD only: how much of the previous step is kept (0.9 is usual).")
+        self.momentum.setToolTip(MOMENTUM_TIP)
         self.weight_decay = QDoubleSpinBox()
         self.weight_decay.setDecimals(6)
         self.weight_decay.setRange(0.0, 1.0)
         self.weight_decay.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
-        self.weight_decay.setToolTip("Pulls weights towards zero a little every step, against overfitting.")
+        self.weight_decay.setToolTip(WEIGHT_DECAY_TIP)
         self.schedule = QComboBox()
         for key, name in SCHEDULE_NAMES.items():
             self.schedule.addItem(name, key)
@@ -122,16 +133,20 @@ class SettingsPage(QWidget):
         self.amp = QCheckBox("Mixed precision (GPU)")
         self.device.currentIndexChanged.connect(self._update_amp)
         self.optimizer.currentIndexChanged.connect(self._update_momentum)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Optimizer", self.optimizer)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("Momentum", self.momentum)
-        form.addRow("Weight decay", self.weight_decay)
-        form.addRow("Schedule", self.schedule)
-        form.addRow("Augment", self.augment)
-        form.addRow("Device", self.device)
+        for text, field in (("Epochs", self.epochs), ("Batch size", self.batch_size), ("Optimizer", self.optimizer),
+                            ("Learning rate", self.lr), ("Momentum", self.momentum),
+                            ("Weight decay", self.weight_decay), ("Schedule", self.schedule),
+                            ("Augment", self.augment), ("Device", self.device)):
+            label = QLabel(text)
+            label.setToolTip(field.toolTip())     # the explanation on the word itself too
+            form.addRow(label, field)
         form.addRow("", self.amp)
+        # a help line for the schedule chosen (its name alone means nothing to a newcomer)
+        self.schedule_help = QLabel()
+        self.schedule_help.setObjectName("hint")
+        self.schedule_help.setWordWrap(True)
+        form.addRow(self.schedule_help)
+        self.schedule.currentIndexChanged.connect(self._update_schedule_help)
         self.defaults_button = QPushButton("Model's suggested settings")
         self.defaults_button.setToolTip("Put back the settings suggested for this model.")
         self.defaults_button.setFlat(True)
@@ -193,6 +208,7 @@ class SettingsPage(QWidget):
             self.amp.setChecked(str(values["amp"]) not in ("off", "False", "false", ""))
         self._update_amp()
         self._update_momentum()
+        self._update_schedule_help()
 
     def apply_model_defaults(self) -> None:
         """The current model's suggested hyperparameters."""
@@ -227,8 +243,51 @@ class SettingsPage(QWidget):
     def _update_momentum(self) -> None:
         self.momentum.setEnabled(self.optimizer.currentData() == "sgd")
 
-    def update_summary(self, cfg: TrainConfig | None = None) -> None:
-        """Describe the data set and model the next run uses (or ``cfg``, the run that is running)."""
+    def _update_schedule_help(self) -> None:
+        key = self.schedule.currentData()
+        text = SCHEDULE_TIPS.get(key, "")
+        self.schedule_help.setText(text if key == "onecycle" else f"{SCHEDULE_NAMES.get(key, key)}: {text[:1].lower()}"
+                                   f"{text[1:]}")
+        self.schedule_help.setToolTip("How the learning rate (the size of each correction step) changes while "
+                                      "training.")
+
+    def follow_model(self, name: str) -> str:
+        """The model became ``name``: take its suggested settings where the form still shows the previous
+        model's suggestions, keep what the person typed. Returns what changed and why, in plain words
+        ('' when nothing did)."""
+        old = model_defaults(self.form_model) if self.form_model else None
+        new = model_defaults(name)
+        current = self.values()
+        changes, kept, values = [], [], {}
+        for k in MODEL_KEYS:
+            if _same(current[k], new[k]):
+                continue
+            if old is not None and not _same(current[k], old[k]):
+                kept.append(f"{NAMES[k]} {_show(current[k])}")
+                continue
+            values[k] = new[k]
+            changes.append(f"{NAMES[k]} {_show(current[k])} → {_show(new[k])}")
+        self.set_values(values)
+        self.form_model = name
+        parts = []
+        if changes:
+            parts.append(f"Settings changed to what {name} suggests: {', '.join(changes)}.")
+        if kept:
+            parts.append(f"Kept what you typed: {', '.join(kept)} (the button 'Model's suggested settings' puts "
+                         f"back {name}'s).")
+        return " ".join(parts)
+    def update_summary(self) -> None:
+        """Describe the data set and model the next run uses, or the run that is running (``running``)."""
+        cfg = self.running
+        if cfg is not None:
+            from app.engine.runs import data_display_name
+
+            opts = ", ".join(f"{k}={v}" for k, v in sorted(cfg.model_options.items()))
+            model = f"<b>{cfg.model}</b>" + (f" ({opts})" if opts else "")
+            where = f" (continuing {self.running_name})" if self.running_name else ""
+            self.summary.setText(f"Now training{where}:<br>Data: <b>{data_display_name(cfg.to_dict())}</b><br>"
+                                 f"Model: {model}, {cfg.epochs} epochs")
+            return
         ds = self.state.dataset
         spec = self.state.dataset_spec or {}
         if ds is None:
@@ -241,3 +300,20 @@ class SettingsPage(QWidget):
         model = f"<b>{self.state.model_name}</b>" + (f" ({opts})" if opts else "")
         self.summary.setText(f"Data: {data}<br>Model: {model}<br><span style='color:#777'>Change them in the Data "
                              f"and Model tabs.</span>")
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(b)))
+        except (TypeError, ValueError):
+            return False
+    return a == b
+
+
+def _show(v) -> str:
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)

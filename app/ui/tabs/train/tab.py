@@ -31,6 +31,9 @@ from app.ui.widgets.curves import TrainingCurves
 from app.ui.workers import Jobs
 
 CURVES, RESULTS, TRY_IT, RUNS = range(4)
+FIRST_STEPS = ("New here? Three steps: 1. <b>Data</b> tab: a data set (the Fashion-MNIST sample is ready). "
+               "2. <b>Model</b> tab: a model (cnn4 is a good start). 3. Here: press <b>Start</b> and watch the "
+               "curves.")
 
 
 class TrainTab(QWidget):
@@ -45,6 +48,7 @@ class TrainTab(QWidget):
         self.run_dir: Path | None = None
         self.run_config: TrainConfig | None = None
         self._run_data: dict[str, Any] = {}        # {"dataset": ImageDataset} filled in the worker thread
+        self._continuing = None                    # the RunSummary of a past run being continued
         self.first_point_seconds: float | None = None
 
         self._build_ui()
@@ -66,6 +70,8 @@ class TrainTab(QWidget):
         self._restore_settings()
         self.settings_page.update_summary()
         self.refresh_runs()
+        if not self.runs_page.runs:     # nothing trained yet: say what to do, in the tab's own message line
+            self.show_message(FIRST_STEPS, "info")
 
     # ================================================================== layout
     def _build_ui(self) -> None:
@@ -173,7 +179,9 @@ class TrainTab(QWidget):
 
     def _on_model_changed(self, name: str, _options: dict) -> None:
         if name != self.settings_page.form_model and not self.session.is_running():
-            self.settings_page.apply_model_defaults()
+            changed = self.settings_page.follow_model(name)
+            if changed:
+                self.show_message(changed, "info")
         self.settings_page.update_summary()
 
     def current_config(self) -> TrainConfig:
@@ -231,7 +239,8 @@ class TrainTab(QWidget):
         self.save_settings()
         self._begin(cfg, self.state.dataset, resume_from=None, out=None)
 
-    def _begin(self, cfg: TrainConfig, dataset, resume_from, out, keep_curves: bool = False) -> None:
+    def _begin(self, cfg: TrainConfig, dataset, resume_from, out, continuing=None) -> None:
+        """Start training ``cfg``; ``continuing``: the RunSummary of the past run it goes on with."""
         holder: dict[str, Any] = {"dataset": dataset}
         self._run_data = holder
 
@@ -243,15 +252,26 @@ class TrainTab(QWidget):
         self.run_config = cfg
         self.run_dir = Path(out) if out else None
         self.first_point_seconds = None
-        if not keep_curves:
+        self._continuing = continuing
+        if continuing is None:
             self.curves.clear()
             self.results.clear()
-        self.curves.set_planned_epochs(cfg.epochs)
+            self.curves.set_planned_epochs(cfg.epochs)
+        # else the planned epochs change when the engine has accepted the run (RunStarted)
+        self.settings_page.running = cfg
+        self.settings_page.running_name = continuing.name if continuing is not None else ""
+        self.settings_page.update_summary()
         self.session.start(build, resume_from=resume_from, title=f"training {cfg.model} on {cfg.data}",
                            epochs=cfg.epochs)
 
     def _on_run_started(self, ev: RunStarted) -> None:
         self.run_dir = Path(ev.run_dir) if ev.run_dir else None
+        run, self._continuing = self._continuing, None
+        if run is not None:
+            # the engine accepted the continued run: its batches at their true place, then its new plan
+            self.curves.set_history(*run.batch_points(batches_per_epoch=ev.batches_per_epoch),
+                                    [r for r in run.rows if r.get("epoch", 0) <= ev.start_epoch])
+            self.curves.set_planned_epochs(ev.epochs)
         where = f" (continuing after epoch {ev.start_epoch})" if ev.start_epoch else ""
         self.show_message(f"Training on {ev.device}{where}. The run is saved in {self._run_link(self.run_dir)}.",
                           "info")
@@ -279,6 +299,9 @@ class TrainTab(QWidget):
 
     def _on_done(self, result) -> None:
         self.curves.throttle.flush()
+        self._continuing = None
+        self.settings_page.running = None
+        self.settings_page.update_summary()
         if isinstance(result, Failed):
             hint = "" if result.user_error else " This looks like a bug; 'Copy details' gives the technical report."
             saved = (f" What was saved is in {self._run_link(Path(result.run_dir))}."
@@ -320,7 +343,7 @@ class TrainTab(QWidget):
         if run is None:
             return
         if run.model_checkpoint is None:
-            self.show_message(f"{run.name} has no saved model yet.", "warn")
+            self.show_message(run.no_model_reason(), "warn")
             return
         self.try_page.set_model(run.path, run.best)
         self.views.setCurrentIndex(TRY_IT)
@@ -387,7 +410,8 @@ class TrainTab(QWidget):
         self.views.setCurrentIndex(CURVES)
         ckpt = run.model_checkpoint
         if ckpt is None:
-            self.show_message(f"Showing {run.name}: it has no saved model, so only its curves.", "info")
+            self.try_page.set_model(None)
+            self.show_message(f"Showing the curves of {run.name}. {run.no_model_reason()}", "info")
             return
         self.try_page.set_model(run.path, run.best)
         self.show_message(f"Showing the past run {self._run_link(run.path)}. Working out its confusion matrix "
@@ -411,6 +435,8 @@ class TrainTab(QWidget):
                 return
             details, ds = result
             self._run_data = {"dataset": ds}
+            if dataset is None and run.batches_per_epoch() is None:   # now the epoch's length is known
+                self.curves.set_history(*run.batch_points(len(ds.train)), run.rows)
             self.results.show_details(details, ds, f"Past run {run.name}: best model, "
                                                    f"{100 * details['accuracy']:.1f}% of the test images right")
             self.show_message(f"Showing the past run {self._run_link(run.path)}: curves, results and its model in "
@@ -426,17 +452,19 @@ class TrainTab(QWidget):
         run = self._read_run(run_dir)
         if run is None:
             return
+        # continuing adds epochs to what was planned; it never removes planned ones (issue 13 item 4).
+        # Nothing is written here: the engine saves the new plan once it has accepted the checkpoint.
         try:
-            cfg, last = resume_config(run.path, epochs=max(1, run.epochs_done + int(more_epochs)))
+            cfg, last = resume_config(run.path, epochs=run.epochs_planned + max(1, int(more_epochs)))
         except UserError as exc:
             self.show_message(str(exc), "error")
             return
         dataset = self._dataset_for(cfg)
-        xs, losses = run.batch_points(len(dataset.train) if dataset is not None else None)
-        self.curves.set_history(xs, losses, run.rows)
+        self.curves.set_history(*run.batch_points(len(dataset.train) if dataset is not None else None), run.rows)
+        self.curves.set_planned_epochs(run.epochs_planned)
         self.results.clear()
         self.views.setCurrentIndex(CURVES)
-        self._begin(cfg, dataset, resume_from=last, out=run.path, keep_curves=True)
+        self._begin(cfg, dataset, resume_from=last, out=run.path, continuing=run)
 
     # ================================================================== export
     def export_model(self, run_dir=None, target: str | None = None) -> None:

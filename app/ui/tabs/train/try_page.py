@@ -19,6 +19,13 @@ from app.ui.widgets.probabilities import ProbabilityBars
 from app.ui.workers import Jobs, describe_error
 
 
+#: below this probability for its top class, Try it says the model is not sure instead of naming a class
+SURE = 0.90
+SURE_RULE = (f"A model always shares 100% between the classes it knows, even for a picture that shows none of "
+             f"them (a face shown to a clothes model). So when its top class gets less than {SURE:.0%}, VisionDesk "
+             f"says the model is not sure rather than naming that class; the bars still show what it guessed.")
+
+
 class ClassifierCache:
     """``load_classifier`` keyed by file and modification time; safe to call from job threads."""
 
@@ -81,6 +88,7 @@ class TryItPage(QWidget):
         self.model_label.setWordWrap(True)
         self.truth = QLabel("")
         self.truth.setWordWrap(True)
+        self.truth.setToolTip(SURE_RULE)
         self.bars = ProbabilityBars()
         self.bars.empty_text = ("The five most likely classes and how sure the model is\n"
                                 "appear here for the picture on the left.")
@@ -109,12 +117,10 @@ class TryItPage(QWidget):
         self.model_label.setText(f"Model: the best checkpoint of <b>{self.model_dir.name}</b>{extra}.")
 
     def checkpoint(self) -> Path | None:
-        if self.model_dir is None:
+        """The run's best.pt (its last.pt is the training state to continue from, not a model to try)."""
+        if self.model_dir is None or not (self.model_dir / "best.pt").is_file():
             return None
-        for name in ("best.pt", "last.pt"):
-            if (self.model_dir / name).is_file():
-                return self.model_dir / name
-        return None
+        return self.model_dir / "best.pt"
 
     # -- pictures ----------------------------------------------------------------------------------
     def choose_image(self) -> None:
@@ -181,10 +187,17 @@ class TryItPage(QWidget):
         order = np.argsort(-probs)[:5]
         rows = [(classes[i], float(probs[i])) for i in order]
         self.bars.set_rows(rows, highlight=truth)
+        top, p = rows[0]
+        if p >= SURE:
+            answer = f"the model says <b>{top}</b> ({100 * p:.1f}% sure)"
+        else:
+            answer = (f"the model is <b>not sure</b>: its best guess, {top}, gets only {100 * p:.1f}% "
+                      f"(it names a class from {SURE:.0%}). The picture may show none of the classes it knows.")
         verdict = ""
         if truth is not None:
-            verdict = " — right" if rows[0][0] == truth else " — wrong"
-        self.truth.setText(f"<b>{title}</b>" + (f": the true class is <b>{truth}</b>{verdict}." if truth else ""))
+            verdict = " — right" if top == truth and p >= SURE else " — wrong" if top != truth else ""
+            verdict = f" The true class is <b>{truth}</b>{verdict}."
+        self.truth.setText(f"<b>{title}</b>: {answer}{'' if answer.endswith('.') else '.'}{verdict}")
         rest = max(0.0, 1.0 - sum(p for _, p in rows))
         self.note.setText(f"The probabilities of all {len(classes)} classes add up to {100 * probs.sum():.0f}%; "
                           f"the other classes share {100 * rest:.1f}%.")
