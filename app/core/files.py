@@ -52,26 +52,9 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+
 def atomic_copy(source: str | os.PathLike, target: str | os.PathLike) -> Path:
-    """Copy ``source`` to ``target`` the way ``atomic_write_bytes`` writes: a temporary file in the
-    target's folder, fsynced, then renamed over ``target``, so a failed copy leaves no half-written file."""
-    source, target = Path(source), Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            for chunk in iter(lambda: src.read(1 << 20), b""):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        _remove_quietly(tmp)
-        if exc.errno == errno.ENOSPC:
-            raise DiskFullError(f"The disk is full: could not save {target.name} in {target.parent}. "
-                                f"Free some space and save again.") from exc
-        raise
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
+    """Copy ``source`` to ``target`` with ``atomic_write_bytes``: a failed copy leaves no half-written file."""
+    target = Path(target)
+    atomic_write_bytes(target, Path(source).read_bytes())
     return target

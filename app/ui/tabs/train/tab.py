@@ -371,6 +371,13 @@ class TrainTab(QWidget):
             self.show_message(str(exc), "error")
             return None
 
+    def _past_run(self, run_dir, busy: str):
+        """The summary of a past run to show or continue; None (and ``busy`` or why) when it cannot be."""
+        if self.session.is_running():
+            self.show_message(busy, "warn")
+            return None
+        return self._read_run(run_dir)
+
     def _dataset_for(self, cfg: TrainConfig):
         """The loaded data set when it is the one ``cfg`` trains on, else None."""
         spec = self.state.dataset_spec or {}
@@ -385,10 +392,7 @@ class TrainTab(QWidget):
 
     def open_run(self, run_dir) -> None:
         """Show a past run: its curves, its model in Try it, and (computed in the background) its results."""
-        if self.session.is_running():
-            self.show_message("Wait for the training to end (or stop it) before opening another run.", "warn")
-            return
-        run = self._read_run(run_dir)
+        run = self._past_run(run_dir, "Wait for the training to end (or stop it) before opening another run.")
         if run is None:
             return
         cfg = run.config
@@ -446,10 +450,7 @@ class TrainTab(QWidget):
 
     def continue_run(self, run_dir, more_epochs: int = 5) -> None:
         """Continue a past run from its last.pt for ``more_epochs`` more epochs, in the same folder."""
-        if self.session.is_running():
-            self.show_message("A training is already running.", "warn")
-            return
-        run = self._read_run(run_dir)
+        run = self._past_run(run_dir, "A training is already running.")
         if run is None:
             return
         # continuing adds epochs to what was planned; it never removes planned ones (issue 13 item 4).
