@@ -87,7 +87,7 @@ def test_first_start_loads_the_embedded_sample_and_shows_it(make_tab, qtbot):
     assert len(tab.thumbnails.page_indices) == 48
     labels = ds.train.labels.numpy()
     assert tab.thumbnails.page_labels() == [ds.classes[labels[i]] for i in tab.thumbnails.page_indices]
-    assert levels(tab)[0] == "success" and "10,000 training" in tab.messages.messages()[0][1]
+    assert levels(tab)[0] == "ok" and "10,000 training" in tab.messages.messages()[0][1]
     assert not tab.progress_row.isVisibleTo(tab)
 
 
@@ -121,9 +121,9 @@ def test_image_folder_with_a_corrupt_file_and_an_empty_class(make_tab, qtbot, im
     train, test = tab.chart.bar_heights()
     assert [a + b for a, b in zip(train, test)] == [6, 5, 4]
     assert len(tab.thumbnails.page_indices) == len(ds.train)          # fewer than a page: all of them
-    text = tab.messages.text()
+    text = tab.messages.text
     assert "Left out" in text and "empty" in text                     # the empty class folder
-    assert "warning" in levels(tab)
+    assert "warn" in levels(tab)
     assert any("broken.png" in line for line in tab.messages.details_lines())   # the skipped file
     assert "1 skipped file" in tab.messages.details_button.text()
     # The choice is remembered for the next start.
@@ -142,17 +142,17 @@ def test_folder_problems_are_explained_and_the_previous_data_set_is_kept(make_ta
     wait_idle(qtbot, tab)
     assert tab.state.dataset is before
     assert levels(tab) == ["error"]
-    assert "Only one class" in tab.messages.text() and "Still using Fashion-MNIST sample" in tab.messages.text()
+    assert "Only one class" in tab.messages.text and "Still using Fashion-MNIST sample" in tab.messages.text
 
     flat = tmp_path / "flat"
     _write_images(flat, 3)
     tab.open_folder(flat)
     wait_idle(qtbot, tab)
     assert tab.state.dataset is before
-    assert "No class sub-folders" in tab.messages.text()
+    assert "No class sub-folders" in tab.messages.text
     tab.open_folder(tmp_path / "does-not-exist")
     wait_idle(qtbot, tab)
-    assert "Folder not found" in tab.messages.text() and tab.state.dataset is before
+    assert "Folder not found" in tab.messages.text and tab.state.dataset is before
     assert tab.facts["name"].text() == "Fashion-MNIST sample"         # the display still shows it
 
 
@@ -166,8 +166,8 @@ def test_mnist_from_a_root_and_the_missing_files_message(make_tab, qtbot, tmp_pa
     tab.source_combo.setCurrentIndex(tab.source_combo.findData("mnist"))   # selecting loads at once
     wait_idle(qtbot, tab)
     assert tab.state.dataset is before
-    assert levels(tab) == ["warning"]
-    assert "MNIST not found" in tab.messages.text() and "Download" in tab.messages.text()
+    assert levels(tab) == ["warn"]
+    assert "MNIST not found" in tab.messages.text and "Download" in tab.messages.text
 
     root = tmp_path / "mnist-root"
     write_mnist_root(root, n_train=120, n_test=40)
@@ -197,7 +197,7 @@ def test_download_offline_shows_the_plain_message(make_tab, qtbot, tmp_path, mon
     qtbot.mouseClick(tab.download_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, tab)
     assert levels(tab) == ["error"]
-    assert "Could not download CIFAR-10" in tab.messages.text() and "internet" in tab.messages.text()
+    assert "Could not download CIFAR-10" in tab.messages.text and "internet" in tab.messages.text
     assert tab.state.dataset is before
 
 
@@ -223,7 +223,7 @@ def test_cancel_stops_loading_and_keeps_the_previous_data_set(make_tab, qtbot, m
     qtbot.waitUntil(lambda: tab.progress.maximum() == 1000 and tab.progress.value() > 0, timeout=TIMEOUT)
     qtbot.mouseClick(tab.cancel_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, tab)
-    assert levels(tab) == ["info"] and "cancelled" in tab.messages.text()
+    assert levels(tab) == ["info"] and "cancelled" in tab.messages.text
     assert tab.state.dataset is before
     assert not tab.progress_row.isVisibleTo(tab) and tab.load_button.isEnabled()
 
@@ -244,7 +244,7 @@ def test_drop_a_folder_onto_the_tab(make_tab, qtbot, image_folder, tmp_path):
     mime.setUrls([QUrl.fromLocalFile(str(single_file))])
     tab.dropEvent(QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                              Qt.KeyboardModifier.NoModifier))
-    assert "Drop a folder" in tab.messages.text()
+    assert "Drop a folder" in tab.messages.text
 
 
 def test_choices_are_restored_and_a_failing_last_choice_falls_back_to_the_sample(
@@ -263,5 +263,5 @@ def test_choices_are_restored_and_a_failing_last_choice_falls_back_to_the_sample
     wait_idle(qtbot, tab2)
     assert tab2.state.dataset.name == "fashion-mnist-sample"
     assert tab2.current_source() == "fashion-mnist-sample"
-    assert levels(tab2)[0] == "warning"
-    assert "could not be loaded" in tab2.messages.text() and "Folder not found" in tab2.messages.text()
+    assert levels(tab2)[0] == "warn"
+    assert "could not be loaded" in tab2.messages.text and "Folder not found" in tab2.messages.text

@@ -15,7 +15,8 @@ from app.engine.predict import load_classifier
 from app.engine.runs import read_metrics
 from app.models import get_model_info
 from app.ui.state import AppState
-from app.ui.tabs.train_tab import TrainTab, command_line, evaluation_details
+from app.engine.classification import evaluation_details
+from app.ui.tabs.train import TrainTab
 from app.ui.widgets.curves import ema
 
 from helpers import tiny_dataset
@@ -60,7 +61,7 @@ def test_click_path_start_pause_resume_stop_results_and_try_it(qtbot, state, tmp
     assert "train" in state.busy
 
     qtbot.mouseClick(tab.pause_button, Qt.MouseButton.LeftButton)
-    assert tab.pause_button.text() == "Resume" and state.busy["train"] == "Training paused"
+    assert tab.pause_button.text() == "Resume" and state.busy["train"].startswith("Paused")
     qtbot.wait(400)
     n = tab.curves.n_batches
     qtbot.wait(400)
@@ -75,7 +76,7 @@ def test_click_path_start_pause_resume_stop_results_and_try_it(qtbot, state, tmp
     assert tab.start_button.isEnabled() and "train" not in state.busy
     run = tab.run_dir
     assert (run / "last.pt").is_file() and (run / "best.pt").is_file()
-    assert "Stopped" in tab.message.text and tab.message.kind == "ok"
+    assert "Stopped" in tab.message.text and tab.message.level == "ok"
 
     # curves: every batch and epoch point kept, smoothed curve as long as the raw one
     assert tab.curves.n_batches == len(read_metrics(run, "batches.csv"))
@@ -113,7 +114,7 @@ def test_click_path_start_pause_resume_stop_results_and_try_it(qtbot, state, tmp
     wait_jobs(qtbot, tab)
     assert abs(tab.last_probabilities.sum() - 1.0) < 1e-4
     tab.try_file(str(tmp_path / "missing.png"))
-    assert tab.message.kind == "error" and "missing.png" in tab.message.text
+    assert tab.message.level == "error" and "missing.png" in tab.message.text
 
     # save the model: a state-dict copy and ONNX
     tab.export_model(run, target=str(tmp_path / "model.pt"))
@@ -132,9 +133,9 @@ def test_failed_run_is_explained_in_the_tab(qtbot, state):
     tab.start_training()
     result = wait_done(qtbot, tab)
     assert isinstance(result, Failed) and result.user_error
-    assert tab.message.kind == "error"
+    assert tab.message.level == "error"
     assert "12x12" in tab.message.text and "Traceback" not in tab.message.text
-    assert tab.message.copy_button.isVisibleTo(tab)
+    assert tab.message.current.copy_button.isVisibleTo(tab)
     assert tab.start_button.isEnabled() and "train" not in state.busy
 
 
@@ -147,7 +148,7 @@ def test_start_without_data_or_with_bad_settings_says_what_to_do(qtbot, tmp_path
     st.set_model("no-such-model")
     tab.start_training()
     wait_done(qtbot, tab)
-    assert tab.message.kind == "error" and "no-such-model" in tab.message.text
+    assert tab.message.level == "error" and "no-such-model" in tab.message.text
 
 
 def test_reopen_and_continue_a_past_run(qtbot, state):
@@ -164,7 +165,7 @@ def test_reopen_and_continue_a_past_run(qtbot, state):
     assert tab.model_dir == run
     wait_jobs(qtbot, tab)
     assert tab.confusion.matrix.sum() == 64 and tab.gallery.count() > 0
-    assert tab.message.kind == "ok"
+    assert tab.message.level == "ok"
 
     tab.more_epochs.setValue(1)
     tab.continue_button.click()
@@ -175,7 +176,7 @@ def test_reopen_and_continue_a_past_run(qtbot, state):
     assert tab.runs_table.item(0, 3).text() == "2 of 2"
 
     tab.open_run(run.parent)   # not a run folder
-    assert tab.message.kind == "error" and "not a VisionDesk run" in tab.message.text
+    assert tab.message.level == "error" and "not a VisionDesk run" in tab.message.text
 
 
 def test_settings_defaults_persistence_and_command_line(qtbot, state, tmp_path):
@@ -197,11 +198,11 @@ def test_settings_defaults_persistence_and_command_line(qtbot, state, tmp_path):
 
     cfg = tab.current_config()
     line = tab.copy_command()
-    assert QGuiApplication.clipboard().text() == line == command_line(cfg)
+    assert QGuiApplication.clipboard().text() == line == cfg.to_command()
     args = build_parser().parse_args(shlex.split(line)[1:])
     assert config_from_args(args).to_dict() == cfg.to_dict()
     with_opts = cfg.replace(model_options={"dropout": 0.25, "name": "a b"}, data_root=str(tmp_path / "my data"))
-    args = build_parser().parse_args(shlex.split(command_line(with_opts))[1:])
+    args = build_parser().parse_args(shlex.split(with_opts.to_command())[1:])
     assert config_from_args(args).to_dict() == with_opts.to_dict()
 
 

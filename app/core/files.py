@@ -50,3 +50,11 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+
+def atomic_copy(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Copy ``source`` to ``target`` with ``atomic_write_bytes``: a failed copy leaves no half-written file."""
+    target = Path(target)
+    atomic_write_bytes(target, Path(source).read_bytes())
+    return target

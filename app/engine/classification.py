@@ -104,24 +104,10 @@ class ClassificationTask(Task):
 
     def evaluate(self, trainer) -> tuple[dict[str, float], dict[str, Any]]:
         losses, preds, probs, targets = self.predict_test()
-        k = self.num_classes
-        cm = torch.bincount(targets * k + preds, minlength=k * k).reshape(k, k)
-        stats = torch.stack([losses.sum(), (preds == targets).sum().float()]).cpu().tolist()
         n = len(targets)
-        worst_n = min(WORST_K, n)
-        wrong = (preds != targets)
-        # the worst predictions: wrong ones first, by how confidently wrong (highest loss)
-        score = losses + wrong.float() * 1e6
-        idx = score.topk(worst_n).indices
-        cm_cpu = cm.cpu()
-        per_class = (cm_cpu.diag().float() / cm_cpu.sum(1).clamp(min=1).float()).tolist()
-        worst = [{"index": int(i), "true": int(t), "pred": int(p), "prob": float(c), "loss": float(l)}
-                 for i, t, p, c, l in zip(idx.cpu().tolist(), targets[idx].cpu().tolist(), preds[idx].cpu().tolist(),
-                                          probs[idx].cpu().tolist(), losses[idx].cpu().tolist())]
-        metrics = {"test_loss": stats[0] / n, "test_acc": stats[1] / n, "lr": float(self.optimizer.param_groups[0]["lr"])}
-        details = {"confusion": cm_cpu.tolist(), "per_class_acc": per_class, "classes": list(self.dataset.classes),
-                   "worst": worst}
-        return metrics, details
+        loss_sum, right = torch.stack([losses.sum(), (preds == targets).sum().float()]).cpu().tolist()
+        metrics = {"test_loss": loss_sum / n, "test_acc": right / n, "lr": float(self.optimizer.param_groups[0]["lr"])}
+        return metrics, summarise_predictions(losses, preds, probs, targets, list(self.dataset.classes))
 
     # -- state
     def state_dict(self) -> dict[str, Any]:
@@ -139,3 +125,36 @@ class ClassificationTask(Task):
                 "meta": {"task": self.name, "model": self.model_name, "model_options": self.model_options,
                          "input_shape": list(ds.input_shape), "classes": list(ds.classes),
                          "mean": list(ds.mean), "std": list(ds.std), "data": ds.name}}
+
+
+def summarise_predictions(losses: torch.Tensor, preds: torch.Tensor, probs: torch.Tensor, targets: torch.Tensor,
+                          classes: list[str], worst_k: int = WORST_K) -> dict[str, Any]:
+    """Confusion matrix, per-class accuracy and the worst predictions, from per-image loss, predicted
+    class, probability of the prediction and true class (tensors on any device).
+
+    The worst predictions: the wrong ones first, the most confidently wrong first (highest probability
+    of the wrong answer); then the right ones the model was least sure of."""
+    k = len(classes)
+    cm = torch.bincount(targets * k + preds, minlength=k * k).reshape(k, k).cpu()
+    per_class = (cm.diag().float() / cm.sum(1).clamp(min=1).float()).tolist()
+    wrong = preds != targets
+    l = losses.float()
+    score = torch.where(wrong, 2.0 + probs.float(), l / (1.0 + l))   # wrong > 2 > right
+    idx = score.topk(min(worst_k, len(targets))).indices
+    worst = [{"index": int(i), "true": int(t), "pred": int(p), "prob": float(c), "loss": float(l)}
+             for i, t, p, c, l in zip(idx.cpu().tolist(), targets[idx].cpu().tolist(), preds[idx].cpu().tolist(),
+                                      probs[idx].cpu().tolist(), losses[idx].cpu().tolist())]
+    n = len(targets)
+    accuracy = float((~wrong).sum()) / n if n else 0.0
+    return {"confusion": cm.tolist(), "per_class_acc": per_class, "classes": list(classes), "worst": worst,
+            "accuracy": accuracy}
+
+
+def evaluation_details(probs, labels, classes: list[str], worst_k: int = WORST_K) -> dict[str, Any]:
+    """``summarise_predictions`` from test-set class probabilities (N, classes) and true labels: the same
+    fields as the classification task's ``EpochEnd.details``, for a model loaded from a checkpoint."""
+    probs = torch.as_tensor(probs, dtype=torch.float32)
+    labels = torch.as_tensor(labels, dtype=torch.int64)
+    conf, pred = probs.max(1)
+    loss = -torch.log(probs.gather(1, labels.view(-1, 1)).squeeze(1).clamp(min=1e-12))
+    return summarise_predictions(loss, pred, conf, labels, classes, worst_k)

@@ -50,6 +50,29 @@ class TrainConfig:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
+    def to_command(self) -> str:
+        """The ``visiondesk train ...`` line that trains exactly this configuration without the window."""
+        import shlex
+
+        parts = ["visiondesk", "train", "--data", self.data]
+        if self.data_root:
+            parts += ["--data-root", self.data_root]
+        if self.image_size:
+            parts += ["--image-size", str(self.image_size)]
+        parts += ["--model", self.model]
+        for k, v in sorted(self.model_options.items()):
+            parts += ["--option", f"{k}={_option_text(v)}"]
+        parts += ["--epochs", str(self.epochs), "--batch-size", str(self.batch_size), "--optimizer", self.optimizer,
+                  "--lr", repr(float(self.lr)), "--momentum", repr(float(self.momentum)),
+                  "--weight-decay", repr(float(self.weight_decay)), "--schedule", self.schedule,
+                  "--augment" if self.augment else "--no-augment", "--device", self.device, "--amp", self.amp,
+                  "--seed", str(self.seed)]
+        if not self.nesterov:
+            parts.append("--no-nesterov")
+        if self.label_smoothing:
+            parts += ["--label-smoothing", repr(float(self.label_smoothing))]
+        return shlex.join(parts)
+
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
 
@@ -112,6 +135,16 @@ class TrainConfig:
             raise bad("the step schedule needs step_size >= 1 and 0 < gamma <= 1.")
         if self.image_size is not None and not (8 <= self.image_size <= 1024):
             raise bad("image_size must be between 8 and 1024 pixels.")
+
+
+def _option_text(v: Any) -> str:
+    """A model option as ``--option NAME=VALUE`` text: JSON, except a string that is not JSON by itself."""
+    if isinstance(v, str):
+        try:
+            json.loads(v)
+        except ValueError:
+            return v
+    return json.dumps(v)
 
 
 def _check_type(name: str, value: Any, default: Any, source: str) -> Any:

@@ -110,13 +110,11 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cla
 
 
 def evaluate_classifier(clf: Classifier, images: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
-    probs = clf.probabilities(images)
-    pred = probs.argmax(1)
-    k = len(clf.classes)
-    cm = torch.bincount(labels * k + pred, minlength=k * k).reshape(k, k)
-    per_class = (cm.diag().float() / cm.sum(1).clamp(min=1).float()).tolist()
-    return {"accuracy": float((pred == labels).float().mean()), "per_class_acc": per_class,
-            "confusion": cm.tolist(), "classes": clf.classes, "n": int(len(labels))}
+    from app.engine.classification import evaluation_details
+
+    det = evaluation_details(clf.probabilities(images), labels, clf.classes, worst_k=0)
+    return {"accuracy": det["accuracy"], "per_class_acc": det["per_class_acc"], "confusion": det["confusion"],
+            "classes": clf.classes, "n": int(len(labels))}
 
 
 __all__ = ["Classifier", "load_classifier", "evaluate_classifier", "read_model_checkpoint", "resolve_checkpoint", "FORMAT"]

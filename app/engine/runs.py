@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from app.core.files import atomic_write_text
 
@@ -272,13 +273,129 @@ def list_runs(root: str | Path | None = None) -> list[RunInfo]:
         if not isinstance(cfg, dict):
             continue
         rows = read_metrics(d)
-        best: dict = {}
-        for r in rows:
-            acc = r.get("test_acc")
-            if isinstance(acc, float) and acc >= best.get("test_acc", -1.0):
-                best = r
-        out.append(RunInfo(path=d, name=d.name, task=str(cfg.get("task", "classify")), data=str(cfg.get("data", "?")),
-                           model=str(cfg.get("model", "?")), epochs_done=len(rows), epochs=int(cfg.get("epochs", 0) or 0),
+        best = best_row(rows)
+        out.append(RunInfo(path=d, name=d.name, task=str(cfg.get("task", "classify")), data=data_display_name(cfg),
+                           model=str(cfg.get("model", "?")), epochs_done=len(rows), epochs=max(int(cfg.get("epochs", 0) or 0), len(rows)),
                            best=best or (rows[-1] if rows else {}), started=d.name[:19],
                            has_best=(d / "best.pt").is_file(), has_last=(d / "last.pt").is_file()))
     return out
+
+
+def data_display_name(config: dict) -> str:
+    """The data set as a person knows it: an image folder's own name (not 'folder'), else the data set key."""
+    data = str(config.get("data", "?"))
+    root = config.get("data_root")
+    if data == "folder" and root:
+        return Path(str(root)).name or str(root)
+    return data
+
+
+def best_row(rows: list[dict], key: str = "test_acc") -> dict:
+    """The metrics row with the highest ``key`` (the last such row on ties); {} when none has it."""
+    best: dict = {}
+    for r in rows:
+        v = r.get(key)
+        if isinstance(v, float) and v >= best.get(key, -1.0):
+            best = r
+    return best
+
+
+@dataclass
+class RunSummary:
+    """Everything a window shows about one run folder, read once (see ``open_run``)."""
+
+    path: Path
+    config: "Any"                 # TrainConfig
+    rows: list[dict]              # metrics.csv, one row per finished epoch
+    batch_rows: list[dict]        # batches.csv
+    best_checkpoint: Path | None  # best.pt when present
+    last_checkpoint: Path | None  # last.pt when present
+    epochs_done: int
+    epochs_planned: int           # never fewer than the epochs done
+    data_name: str                # the data set as a person knows it (a folder's own name)
+    best: dict                    # the best epoch's row ({} when no epoch finished)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def model_checkpoint(self) -> Path | None:
+        """The model Try it, results and export use: best.pt (last.pt holds the training state to
+        continue from, not a description of the model on its own)."""
+        return self.best_checkpoint
+
+    def no_model_reason(self) -> str:
+        """Why the run has no model to show or try, in plain words ('' when it has one)."""
+        if self.best_checkpoint is not None:
+            return ""
+        if self.last_checkpoint is not None and self.epochs_done == 0:
+            return (f"{self.name} was stopped during its first epoch, before a model was finished and tested, so "
+                    f"there is no model to show results for or to try yet. Continue it for at least one epoch "
+                    f"(Past runs, 'Continue training') and its model appears here.")
+        if self.last_checkpoint is not None:
+            return (f"{self.name} has no saved best model (best.pt is missing), so only its curves are shown. "
+                    f"Continue it for one more epoch to save one.")
+        return f"{self.name} has no saved model, so only its curves are shown."
+
+    def batches_per_epoch(self, train_images: int | None = None) -> int | None:
+        """Batches in one epoch: from a finished epoch in batches.csv, else from the number of training
+        images (the loader's rule: full batches only when there is more than one), else None."""
+        done = {int(float(r.get("epoch", 0))) for r in self.rows if isinstance(r.get("epoch"), float)}
+        counts: dict[int, int] = {}
+        for r in self.batch_rows:
+            e, b = r.get("epoch"), r.get("batch")
+            if isinstance(e, float) and isinstance(b, float):
+                counts[int(e)] = max(counts.get(int(e), 0), int(b))
+        full = [counts[e] for e in done if e in counts]
+        if full:
+            return max(full)
+        if train_images:
+            bs = max(1, int(self.config.batch_size))
+            return train_images // bs if train_images > bs else 1
+        return None
+
+    def batch_points(self, train_images: int | None = None,
+                     batches_per_epoch: int | None = None) -> tuple[list[float], list[float]]:
+        """(x, loss) of every logged batch, x in epochs (epoch - 1 + batch / batches per epoch): a run
+        stopped early in an epoch keeps its batches where they were, not stretched over the epoch.
+        ``batches_per_epoch`` (e.g. from ``RunStarted``) wins over what the files say; when the epoch length
+        cannot be known, each epoch's batches span the batches logged for it."""
+        nb = batches_per_epoch or self.batches_per_epoch(train_images)
+        seen: dict[int, int] = {}
+        for r in self.batch_rows:
+            e, b = r.get("epoch"), r.get("batch")
+            if isinstance(e, float) and isinstance(b, float):
+                seen[int(e)] = max(seen.get(int(e), 0), int(b))
+        xs, losses = [], []
+        for r in self.batch_rows:
+            e, b = r.get("epoch"), r.get("batch")
+            if not (isinstance(e, float) and isinstance(b, float)):
+                continue
+            n = nb or seen.get(int(e), 1)
+            xs.append(e - 1 + b / max(n, 1))
+            loss = r.get("loss")
+            losses.append(loss if isinstance(loss, float) else float("nan"))
+        return xs, losses
+
+
+def open_run(run_dir: str | Path) -> RunSummary:
+    """One summary of any run folder: its config, metrics rows, checkpoints, planned and finished epochs.
+    A folder that is not a run raises a ``UserError`` in plain words."""
+    from app.core.errors import UserError
+    from app.engine.config import TrainConfig
+
+    path = Path(run_dir)
+    if not (path / "config.json").is_file():
+        raise UserError(f"{path} is not a VisionDesk run folder (it has no config.json).")
+    try:
+        cfg = TrainConfig.load(path / "config.json")
+    except UserError as exc:
+        raise UserError(f"{path} is not a VisionDesk run folder that can be opened: {exc}") from None
+    rows = read_metrics(path)
+    best = path / "best.pt"
+    last = path / "last.pt"
+    return RunSummary(path=path, config=cfg, rows=rows, batch_rows=read_metrics(path, "batches.csv"),
+                      best_checkpoint=best if best.is_file() else None, last_checkpoint=last if last.is_file() else None,
+                      epochs_done=len(rows), epochs_planned=max(int(cfg.epochs), len(rows)),
+                      data_name=data_display_name(cfg.to_dict()), best=best_row(rows))

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from app.core.errors import ModelError
+from app.core.errors import ModelError, UserError
 
 RTOL = 1e-4
 ATOL = 1e-4
@@ -178,3 +178,19 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, int, int],
             return "onnxruntime", _compare(net(check), torch.from_numpy(got), "ONNX")
 
     return _write_verified(path, "ONNX", write, verify)
+
+
+def export_checkpoint(checkpoint: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Save a copy of a model file (a run's best.pt or last.pt) at ``path`` (``.pt`` added when it has
+    no such suffix), written atomically; a plain ``ModelError`` when it cannot be written."""
+    from app.core.files import atomic_copy
+
+    target = Path(path)
+    if target.suffix.lower() != ".pt":
+        target = target.with_suffix(".pt")
+    try:
+        return atomic_copy(checkpoint, target)
+    except UserError:
+        raise
+    except OSError as exc:
+        raise ModelError(f"Could not save {target}: {exc.strerror or _first_line(exc)}.") from None

@@ -26,7 +26,7 @@ from app.ui.widgets.messages import MessageArea
 TABS = [
     ("app.ui.tabs.data_tab", "DataTab", "Data"),
     ("app.ui.tabs.model_tab", "ModelTab", "Model"),
-    ("app.ui.tabs.train_tab", "TrainTab", "Train"),
+    ("app.ui.tabs.train", "TrainTab", "Train"),
     ("app.ui.tabs.keypoints", "KeypointsTab", "Keypoints"),
     ("app.ui.tabs.gan", "GanTab", "GAN"),
     ("app.ui.tabs.basics", "BasicsTab", "Basics"),

@@ -130,7 +130,10 @@ class TrainingRunner(QObject):
     def _on_done(self, result, error) -> None:
         worker, self._worker = self._worker, None
         if worker is not None:
-            worker.deleteLater()
+            # freed here in the GUI thread when the last reference goes (as in workers.Jobs: a deferred
+            # delete of a finished worker crashed the event loop at random)
+            worker.finished.disconnect(self._on_done)
+            worker.setParent(None)
         if error is not None:        # only a bug in this module gets here
             summary, details, user = describe_error(error)
             result = Failed(summary, details, 0, None, user)

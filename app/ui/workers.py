@@ -230,9 +230,19 @@ class Jobs(QObject):
         def finished(result, error, w=worker):
             if w in self._running:
                 self._running.remove(w)
-            w.deleteLater()
+            # No deleteLater: a deferred delete of the finished worker crashed the event loop at random
+            # (seen with the Data tab's loads). Cut its references instead, so the worker is freed here,
+            # in the GUI thread, as soon as the last Python reference goes, and the garbage collector
+            # never frees it later from another thread.
+            w.finished.disconnect(finished)
+            w.setParent(None)
             self._next()
-            on_done(result, error)
+            try:
+                on_done(result, error)
+            finally:
+                w._fn = None
+                w.ctx = None
+                w.result = w.error = None
 
         worker.finished.connect(finished)
         self._queue.append(worker)

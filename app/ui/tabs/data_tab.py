@@ -1,13 +1,12 @@
 """The Data tab: choose a data set (built in, downloaded or an image folder), load it, look at it.
 
-Loading runs in a worker thread (``JobThread``) through ``app.data.load_dataset`` with progress and
+Loading runs off the GUI thread (``workers.Jobs(serial=True)``: one load after another) through ``app.data.load_dataset`` with progress and
 cancel callbacks; the worker never touches a widget. A loaded data set goes to ``AppState`` with
 ``state.set_dataset``; when a load fails, the message is shown in the tab and the data set loaded
 before stays in use. The choices are kept in ``state.settings`` and restored at the next start.
 """
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +33,9 @@ from app.core.errors import OfflineError, UserError
 from app.core.paths import default_data_root
 from app.ui.state import AppState
 from app.ui.widgets.data_class_chart import ClassCountChart
-from app.ui.widgets.data_jobs import JobThread
-from app.ui.widgets.data_messages import MessageArea
 from app.ui.widgets.data_thumbnails import ThumbnailGrid
+from app.ui.widgets.messages import MessageArea
+from app.ui.workers import Jobs, Worker, describe_error
 
 SAMPLE = "fashion-mnist-sample"
 BUILTIN = ("mnist", "fashion-mnist", "cifar10")
@@ -53,7 +52,9 @@ SOURCES: list[tuple[str, str]] = [
 TITLES = {SAMPLE: "Fashion-MNIST sample", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
           "cifar10": "CIFAR-10", FOLDER: "Image folder"}
 SIZES: list[int | None] = [None, 28, 32, 48, 64, 96, 128, 160, 224]
-FEW_IMAGES = 5   # fewer training images than this in a class earns a warning
+FEW_IMAGES = 5
+NEXT_STEPS = ("What next: this data set is ready to learn from (or choose your own pictures above). Pick a model "
+              "in the Model tab, then press Start in the Train tab.")   # fewer training images than this in a class earns a warning
 
 _K_NAME, _K_ROOT, _K_FOLDER, _K_SIZE = "data/name", "data/root", "data/folder", "data/image_size"
 
@@ -62,7 +63,7 @@ def _note_level(note: str) -> str:
     """Data set notes are plain sentences; the ones about something left out or changed are warnings."""
     lowered = note.lower()
     if any(w in lowered for w in ("left out", "could not be used", "no test images", "resized", "skipped")):
-        return "warning"
+        return "warn"
     return "info"
 
 
@@ -73,17 +74,17 @@ class DataTab(QWidget):
         super().__init__(parent)
         self.state = state
         self.settings = state.settings
-        self._jobs = JobThread("visiondesk-data-loader", self)
-        self._jobs.progress.connect(self._on_progress)
-        self._jobs.finished.connect(self._on_loaded)
-        self._jobs.failed.connect(self._on_failed)
+        self._jobs = Jobs(self, serial=True)
         self._job_id: int | None = None
+        self._job_count = 0
+        self._worker: Worker | None = None
         self._job_spec: dict = {}
         self._job_download = False
-        self._cancel = threading.Event()
         self._restoring = False
         self._restore_note = ""
         self.loaded_spec: dict = {}
+        # no data set chosen before: the first launch, when a newcomer needs to know what comes next
+        self._first_launch = self.settings.value(_K_NAME, None) is None
         self.setAcceptDrops(True)
         self._build_ui()
         self._restore()
@@ -187,7 +188,10 @@ class DataTab(QWidget):
                            ("classes", "Classes")):
             value = QLabel("—")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            if key == "classes":       # the class names wrap rather than being cut
+                value.setWordWrap(True)
+            else:
+                value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self.facts[key] = value
             form.addRow(label + ":", value)
         self.summary_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
@@ -280,8 +284,8 @@ class DataTab(QWidget):
         self._update_controls()
         key = self.current_source()
         if key == FOLDER and not self.path_edit.text().strip():
-            self.messages.show_message("info", "Choose a folder of images with Browse…, or drop one onto this "
-                                       "tab. Put each class's images in its own sub-folder (e.g. cats/ and dogs/).")
+            self.messages.show_message("Choose a folder of images with Browse…, or drop one onto this "
+                                       "tab. Put each class's images in its own sub-folder (e.g. cats/ and dogs/).", "info")
             return
         self.load()
 
@@ -308,7 +312,7 @@ class DataTab(QWidget):
     def open_folder(self, path) -> None:
         """Select the image folder ``path`` and load it (File > Open image folder, drag and drop)."""
         if self._job_id is not None:
-            self.messages.show_message("warning", "A data set is still loading; wait for it or press Cancel first.")
+            self.messages.show_message("A data set is still loading; wait for it or press Cancel first.", "warn")
             return
         self.settings.setValue(_K_FOLDER, str(path))
         self._set_source(FOLDER)
@@ -325,7 +329,8 @@ class DataTab(QWidget):
 
     def cancel(self) -> None:
         if self._job_id is not None:
-            self._cancel.set()
+            if self._worker is not None:
+                self._worker.cancel()
             self.cancel_button.setEnabled(False)
             self.progress_label.setText("Cancelling…")
 
@@ -333,7 +338,8 @@ class DataTab(QWidget):
         return self._jobs.is_busy()
 
     def shutdown(self) -> None:
-        self._cancel.set()
+        if self._worker is not None:
+            self._worker.cancel()
         self._jobs.shutdown()
         self.state.set_busy("data", "")
 
@@ -345,8 +351,8 @@ class DataTab(QWidget):
             return {"data": SAMPLE, "data_root": None, "image_size": None}
         if key == FOLDER:
             if not text:
-                self.messages.show_message("warning", "Choose a folder of images first (Browse…, or drop a "
-                                           "folder onto this tab).")
+                self.messages.show_message("Choose a folder of images first (Browse…, or drop a "
+                                           "folder onto this tab).", "warn")
                 return None
             return {"data": FOLDER, "data_root": str(Path(text).expanduser()), "image_size": self.current_size()}
         root = str(Path(text).expanduser()) if text else str(default_data_root())
@@ -360,12 +366,15 @@ class DataTab(QWidget):
             return
         if download and spec["data"] not in BUILTIN:
             download = False
-        self._cancel = threading.Event()
-        cancel = self._cancel
+        holder: dict[str, Worker] = {}
+
+        def cancelled() -> bool:
+            worker = holder.get("worker")
+            return worker is not None and worker.ctx is not None and worker.ctx.cancelled
 
         def job(report):
             return load_dataset(spec["data"], spec["data_root"], size=spec["image_size"], download=download,
-                                progress=report, cancel=cancel.is_set)
+                                progress=report, cancel=cancelled)
 
         self._job_spec, self._job_download = dict(spec), download
         what = f"{'Downloading' if download else 'Loading'} {self._title(spec)}"
@@ -373,13 +382,23 @@ class DataTab(QWidget):
         self.progress.setRange(0, 0)       # busy until the first progress report
         self.cancel_button.setEnabled(True)
         self.progress_row.show()
-        self._job_id = self._jobs.submit(job)
+        self._job_count += 1
+        job_id = self._job_id = self._job_count
+
+        def done(result, error):
+            if error is not None:
+                self._on_failed(job_id, error)
+            else:
+                self._on_loaded(job_id, result)
+
+        self._worker = holder["worker"] = self._jobs.run(
+            job, done, progress=True, on_progress=lambda d, t: self._on_progress(job_id, d, t))
         self.state.set_busy("data", what)
         self._update_controls()
 
-    @Slot(int, int, int)
     def _on_progress(self, job_id: int, done: int, total: int) -> None:
-        if job_id != self._job_id or self._cancel.is_set():
+        if job_id != self._job_id or (self._worker is not None and self._worker.ctx is not None
+                                      and self._worker.ctx.cancelled):
             return
         if total > 1:
             self.progress.setRange(0, total)
@@ -389,12 +408,12 @@ class DataTab(QWidget):
     def _end_job(self) -> dict:
         spec = self._job_spec
         self._job_id = None
+        self._worker = None
         self.progress_row.hide()
         self.state.set_busy("data", "")
         self._update_controls()
         return spec
 
-    @Slot(int, object)
     def _on_loaded(self, job_id: int, ds: ImageDataset) -> None:
         if job_id != self._job_id:
             return
@@ -413,12 +432,12 @@ class DataTab(QWidget):
         self._show_dataset(ds, spec)
         self.messages.clear()
         if fallback_note:
-            self.messages.add("warning", fallback_note)
+            self.messages.add(fallback_note, "warn")
         infos = [n for n in ds.notes if _note_level(n) == "info"]
-        warnings = [n for n in ds.notes if _note_level(n) == "warning"]
+        warnings = [n for n in ds.notes if _note_level(n) == "warn"]
         headline = (f"Loaded {self._title(spec)}: {len(ds.train):,} training and {len(ds.test):,} test images "
                     f"in {ds.num_classes} classes.")
-        self.messages.add("success", "\n".join([headline, *infos]))
+        self.messages.add("\n".join([headline, *infos]), "ok")
         warnings = [n for n in warnings if not (ds.skipped and "could not be used" in n)]
         counts = np.bincount(ds.train.labels.numpy(), minlength=ds.num_classes)
         few = [c for c, n in zip(ds.classes, counts) if n < FEW_IMAGES]
@@ -431,31 +450,35 @@ class DataTab(QWidget):
             warnings.append(f"{n} file{'s' if n > 1 else ''} could not be read and {'were' if n > 1 else 'was'} "
                             f"skipped (the list is below).")
         if warnings:
-            self.messages.add("warning", "\n".join(warnings))
+            self.messages.add("\n".join(warnings), "warn")
+        if self._first_launch:
+            self._first_launch = False
+            self.messages.add(NEXT_STEPS, "info")
         if ds.skipped:
             n = len(ds.skipped)
             self.messages.set_details(f"the {n} skipped file{'s' if n > 1 else ''}", list(ds.skipped))
 
-    @Slot(int, object)
     def _on_failed(self, job_id: int, exc: BaseException) -> None:
         if job_id != self._job_id:
             return
         spec = self._end_job()
         title = self._title(spec)
+        details = ""
         if isinstance(exc, Cancelled):
             level, text = "info", f"Loading {title} was cancelled."
         elif isinstance(exc, OfflineError):
             level, text = "error", str(exc)
         elif isinstance(exc, DatasetNotFound):
-            level, text = "warning", str(exc)
+            level, text = "warn", str(exc)
         elif isinstance(exc, UserError):
             level, text = "error", str(exc)
         elif isinstance(exc, MemoryError):
             level, text = "error", (f"Not enough memory to load {title}; choose a smaller image size or a "
                                     f"smaller folder.")
         else:
-            level, text = "error", f"Something unexpected went wrong while loading {title}: " \
-                                   f"{type(exc).__name__}: {exc}"
+            level, text = "error", (f"Something unexpected went wrong while loading {title}. 'Copy details' "
+                                    f"has the technical report for a bug report.")
+            details = describe_error(exc)[1]
         if self._restoring:
             self._restoring = False
             if spec.get("data") != SAMPLE:
@@ -471,7 +494,7 @@ class DataTab(QWidget):
         if self.state.dataset is not None and self.loaded_spec:
             text += f" Still using {self._title(self.loaded_spec)}, the data set loaded before."
         self.messages.clear()
-        self.messages.add(level, text)
+        self.messages.add(text, level, details)
 
     # ------------------------------------------------------------------------------ display --
     @staticmethod
@@ -548,8 +571,8 @@ class DataTab(QWidget):
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         folders = [p for p in paths if p.is_dir()]
         if not folders:
-            self.messages.show_message("warning", "Drop a folder, not single files: the folder that holds one "
-                                       "sub-folder of images per class (e.g. cats/ and dogs/).")
+            self.messages.show_message("Drop a folder, not single files: the folder that holds one "
+                                       "sub-folder of images per class (e.g. cats/ and dogs/).", "warn")
             event.ignore()
             return
         event.acceptProposedAction()

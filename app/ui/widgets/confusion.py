@@ -58,8 +58,9 @@ class ConfusionMatrixView(QWidget):
         self.cells = DataLabels()
         self.cells.setZValue(10)
         self.plot.addItem(self.cells)
-        self.normalise = QCheckBox("Row percentages (each true class adds up to 100%)")
-        self.normalise.setToolTip("Off: how many test images. On: the share of each true class.")
+        self.normalise = QCheckBox("As percentages")
+        self.normalise.setToolTip("Off: how many test images. On: the share of each true class (each row adds up "
+                                  "to 100%).")
         self.normalise.toggled.connect(self._draw)
         self.caption = QLabel("The confusion matrix appears after the first epoch: which classes the model "
                               "mixes up.")

@@ -207,22 +207,11 @@ class TrainingCurves(QWidget):
         self._epochs_dirty = True
         self.throttle.mark()
 
-    def set_history(self, batch_rows: list[dict], epoch_rows: list[dict]) -> None:
-        """Show a past run from its batches.csv and metrics.csv rows."""
+    def set_history(self, xs: list[float], losses: list[float], epoch_rows: list[dict]) -> None:
+        """Show a past run: its batch losses at ``xs`` (in epochs, see ``RunSummary.batch_points``) and
+        its metrics.csv rows."""
         self.clear()
-        per_epoch: dict[int, int] = {}
-        for r in batch_rows:
-            e = int(_num(r.get("epoch"), 0))
-            per_epoch[e] = max(per_epoch.get(e, 0), int(_num(r.get("batch"), 0)))
-        completed = {int(_num(r.get("epoch"), 0)) for r in epoch_rows}
-        full = max((per_epoch[e] for e in completed if e in per_epoch), default=max(per_epoch.values(), default=1))
-        xs, ls = [], []
-        for r in batch_rows:
-            e, b = int(_num(r.get("epoch"), 0)), _num(r.get("batch"), 0)
-            nb = per_epoch.get(e, full) if e in completed else full
-            xs.append(e - 1 + b / max(nb, 1))
-            ls.append(_num(r.get("loss")))
-        self.add_batches(xs, ls)
+        self.add_batches(list(xs), list(losses))
         for r in epoch_rows:
             self.add_epoch(_num(r.get("epoch"), 0), r)
         self.throttle.flush()

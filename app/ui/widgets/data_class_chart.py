@@ -1,7 +1,8 @@
 """A bar chart of images per class (training and test side by side) with class names on the x axis.
 
-Names are shortened to fit the space each bar has; with many classes only every k-th name is
-written. Hovering over a bar shows the full name and the counts.
+Every class is named under its bar. Names too wide for one bar's space go on up to three staggered
+rows (each then has the room of two or three bars); only names too long even for that are shortened.
+Hovering over a bar shows the full name and the counts.
 """
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ class ClassCountChart(pg.PlotWidget):
         item.setLabel("left", "images")
         self._font = QFont(self.font())
         self._font.setPointSizeF(max(7.0, self._font.pointSizeF() * 0.9))
-        item.getAxis("bottom").setStyle(tickFont=self._font)
+        # every class is named: pyqtgraph would drop a first or last name that reaches past the axis
+        item.getAxis("bottom").setStyle(tickFont=self._font, hideOverlappingLabels=False)
         self._empty = pg.TextItem("No data set loaded yet.", color="#888888", anchor=(0.5, 0.5))
         self.addItem(self._empty)
         self.setMinimumHeight(180)
@@ -116,14 +118,17 @@ class ClassCountChart(pg.PlotWidget):
         fm = QFontMetrics(self._font)
         plot_width = max(100.0, self.getPlotItem().vb.width() or self.width() - 60)
         slot = plot_width / n
-        # With little room, label every k-th bar so the names do not run into each other.
-        step = max(1, int(np.ceil(fm.horizontalAdvance("M" * 4) / slot)))
-        room = int(slot * step) - 6
-        labels = []
-        for i, name in enumerate(self.classes):
-            labels.append(fm.elidedText(name, Qt.TextElideMode.ElideRight, room) if i % step == 0 else "")
+        widest = max(fm.horizontalAdvance(name) for name in self.classes)
+        rows = next((r for r in (1, 2, 3) if widest <= r * slot - 6), 3)
+        room = max(int(rows * slot) - 6, fm.horizontalAdvance("M…"))
+        labels = [fm.elidedText(name, Qt.TextElideMode.ElideRight, room) for name in self.classes]
         self._tick_labels = labels
-        axis.setTicks([[(i, text) for i, text in enumerate(labels) if text]])
+        axis.setHeight(rows * fm.lineSpacing() + 10)
+        # room at both ends for the first and the last name, which are centred under their bars
+        left = max(0.6, (fm.horizontalAdvance(labels[0]) / 2 + 4) / slot)
+        right = max(0.6, (fm.horizontalAdvance(labels[-1]) / 2 + 4) / slot)
+        self.getPlotItem().setXRange(-left, n - 1 + right, padding=0)
+        axis.setTicks([[(i, "\n" * (i % rows) + text) for i, text in enumerate(labels)]])
 
     def _hover(self, pos) -> None:
         if not self.classes:

@@ -25,10 +25,19 @@ class ImageGallery(QListWidget):
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setSpacing(2)
 
+    #: the widest a grid cell grows to fit its captions
+    MAX_CELL = 220
+
     def set_images(self, items: list[tuple[object, str, str]]) -> None:
-        """``items``: (uint8 image CHW/HW/HWC, caption, tooltip)."""
+        """``items``: (uint8 image CHW/HW/HWC, caption, tooltip). The cells widen (up to ``MAX_CELL``) so
+        that every caption line is shown whole."""
         self.setUpdatesEnabled(False)
         self.clear()
+        fm = self.fontMetrics()
+        widest = max((fm.horizontalAdvance(line) for _, cap, _ in items for line in cap.split("\n")), default=0)
+        lines = max((cap.count("\n") + 1 for _, cap, _ in items), default=2)
+        self.setGridSize(QSize(min(self.MAX_CELL, max(self.thumb + 74, widest + 16)),
+                               self.thumb + 12 + max(2, lines) * (fm.lineSpacing() + 1)))
         for image, caption, tip in items:
             it = QListWidgetItem(QIcon(to_pixmap(image, self.thumb)), caption)
             it.setToolTip(tip)
