@@ -293,7 +293,8 @@ def test_a_new_training_cannot_start_while_the_last_result_is_on_its_way(qtbot):
     runner.start(build)
     time.sleep(0.3)
     runner.stop()
-    assert runner._worker._thread.wait(30000)  # the thread has ended; its result is not delivered yet
+    runner._worker._thread.join(30)            # the thread has ended; its result is not delivered yet
+    assert not runner._worker._thread.is_alive()
     assert runner.is_running() and results == []
     with pytest.raises(UserError, match="already running"):
         runner.start(build)

@@ -1,4 +1,4 @@
-"""One way to run anything off the GUI thread: a ``Worker`` (a ``QObject`` moved to its own ``QThread``).
+"""One way to run anything off the GUI thread: a ``Worker`` (a function in its own thread, results by queued signal).
 
 Every background job of the GUI goes through this module: training (``app.ui.session``), loading a
 data set, building a model, predicting, exporting (``Jobs``), and the live camera loop (a long-running
@@ -16,7 +16,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal, Slot
 
 from app.core.errors import UserError
 
@@ -106,7 +106,12 @@ def describe_error(exc: BaseException) -> tuple[str, str, bool]:
 
 
 class Worker(QObject):
-    """Runs ``fn(ctx)`` once in its own ``QThread``.
+    """Runs ``fn(ctx)`` once in its own thread.
+
+    The thread is a plain Python thread: a ``QThread`` whose ``started`` signal runs a Python slot could
+    deadlock with the GUI thread (PySide calls some C++ constructors with the interpreter lock held while
+    the new thread, holding a Qt lock, waited for it; seen as a hang while the window was being built).
+    Values and the result still reach the GUI thread only through queued signals.
 
     Signals, all in the GUI thread: ``value(object)`` for each ``ctx.emit`` (or ``ready()`` with
     ``latest_only``: then call ``take()``), ``progress(done, total)``, and ``finished(result, error)``
@@ -124,7 +129,7 @@ class Worker(QObject):
         self._fn = fn
         self._name = name
         self._latest_only = latest_only
-        self._thread: QThread | None = None
+        self._thread: threading.Thread | None = None
         self._inner: _Inner | None = None
         self.ctx: WorkerContext | None = None
         self.result: Any = None
@@ -133,20 +138,13 @@ class Worker(QObject):
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("this worker is already running")
-        thread = QThread()
-        thread.setObjectName(self._name)
-        inner = _Inner(self._fn)
+        inner = _Inner(self._fn)              # lives in the GUI thread; emitting from the worker queues
         self.ctx = inner.ctx = WorkerContext(inner, self._latest_only)
-        inner.moveToThread(thread)
-        thread.started.connect(inner.run)
         inner.value.connect(self._on_value)
         inner.ready.connect(self._on_ready)
         inner.progress.connect(self._on_progress)
-        # quit from the worker thread itself (thread-safe): a queued quit would run only after _on_done,
-        # whose wait() would then block the GUI thread
-        inner.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        inner.done.connect(self._on_done)
-        thread.finished.connect(inner.deleteLater)
+        inner.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
+        thread = threading.Thread(target=inner.run, name=self._name, daemon=True)
         self._thread, self._inner = thread, inner
         thread.start()
 
@@ -167,7 +165,8 @@ class Worker(QObject):
         thread = self._thread
         if thread is None:
             return True
-        if not thread.wait(msecs):
+        thread.join(msecs / 1000)
+        if thread.is_alive():
             return False
         QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
         return self._thread is None
@@ -188,8 +187,7 @@ class Worker(QObject):
     def _on_done(self, result: Any, error: Any) -> None:
         thread = self._thread
         if thread is not None:
-            thread.wait(5000)
-            thread.deleteLater()
+            thread.join(5)
         self._thread = self._inner = None
         self.result, self.error = result, error
         self.finished.emit(result, error)
