@@ -239,18 +239,19 @@ def test_sigterm_and_sigint_during_epoch_1_save_a_resumable_state(tmp_path, caps
         procs[sig] = (run, subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                             env={**os.environ, "OMP_NUM_THREADS": "1"}))
     try:
-        results = {}
+        results, early = {}, {}
         deadline = time.monotonic() + 180
         waiting = dict(procs)
         while waiting and time.monotonic() < deadline:
             for sig, (run, proc) in list(waiting.items()):
                 log = run / "run.log"
                 if proc.poll() is not None or (log.is_file() and "Started on" in log.read_text()):
+                    early[sig] = proc.poll()              # None: still training when the signal went out
                     proc.send_signal(sig)                     # the first step is done: epoch 1 is under way
                     del waiting[sig]
             time.sleep(0.01)
         for sig, (run, proc) in procs.items():
-            results[sig] = (proc.returncode if proc.poll() is not None else None, *proc.communicate(timeout=60))
+            results[sig] = (early.get(sig, "never signalled"), *proc.communicate(timeout=60))
     finally:
         for _, proc in procs.values():
             if proc.poll() is None:
