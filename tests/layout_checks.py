@@ -20,7 +20,8 @@ def squeezed(root: QWidget) -> list[str]:
             continue
         need = w.minimumSizeHint().width()
         if w.width() < need:
-            text = w.text() if hasattr(w, "text") and callable(w.text) else type(w).__name__
+            text = (w.currentText() if isinstance(w, QComboBox) else
+                    w.text() if hasattr(w, "text") and callable(w.text) else type(w).__name__)
             problems.append(f"{type(w).__name__} '{text}' is {w.width()} px wide, needs {need}")
     for parent in {w.parentWidget() for w in root.findChildren(QWidget)} - {None}:
         kids = [c for c in parent.children() if isinstance(c, kinds) and c.isVisibleTo(root)]

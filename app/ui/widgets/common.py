@@ -25,13 +25,27 @@ def file_link(path: str | Path | None) -> str:
     return f"<a href='{QUrl.fromLocalFile(str(path)).toString()}'>{path.name}</a>"
 
 
+class _SideScroll(QScrollArea):
+    """A vertical scroll area that is never narrower than its column needs: its minimum width follows the
+    column's own minimum (explicit or from its contents, which grow as combo boxes fill) plus the scroll bar,
+    so a splitter or a stretching neighbour cannot cut the column's rows."""
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt)
+        hint = super().minimumSizeHint()
+        inner = self.widget()
+        if inner is not None:
+            need = max(inner.minimumWidth(), inner.minimumSizeHint().width())
+            need = min(need, inner.maximumWidth())
+            hint.setWidth(need + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth())
+        return hint
+
+
 def side_scroll(widget: QWidget) -> QScrollArea:
     """``widget`` (a settings column with a minimum and maximum width) in a vertical scroll area."""
-    area = QScrollArea()
+    area = _SideScroll()
     area.setWidget(widget)
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setMinimumWidth(widget.minimumWidth() + 16)
     area.setMaximumWidth(widget.maximumWidth() + 16)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return area

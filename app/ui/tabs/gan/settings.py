@@ -65,9 +65,9 @@ class GanSettings(QWidget):
         box = QGroupBox("Settings")
         form = QFormLayout(box)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        self.model_choice = QComboBox()
+        self.model_choice = ElidedComboBox(min_chars=16)
         self.model_choice.addItem("DCGAN (convolutional)", "dcgan")
-        self.model_choice.addItem("Fully-connected GAN (classic)", "fc-gan")
+        self.model_choice.addItem("Fully connected (classic)", "fc-gan")
         self.model_choice.setToolTip("DCGAN: convolutions, sharper images. The fully-connected GAN of the classic "
                                      "tutorials is smaller and quicker but blurrier.")
         self.epochs = QSpinBox()

@@ -33,7 +33,7 @@ class TrainPage(QWidget):
 
         left = QWidget()
         left.setMinimumWidth(290)
-        left.setMaximumWidth(340)
+        left.setMaximumWidth(360)
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 4, 0)
         self.settings = GanSettings(state)
