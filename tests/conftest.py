@@ -18,3 +18,17 @@ def _isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     yield home
+
+
+@pytest.fixture
+def window(qtbot):
+    """The main window, shown, with the Data tab's first data set loaded; closed without asking at the end."""
+    from app.ui.main import MainWindow
+
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: not w.data_tab.is_busy(), timeout=30000)
+    yield w
+    w.confirm_close = lambda busy: True
+    w.close()

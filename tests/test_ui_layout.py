@@ -4,21 +4,9 @@ two of them overlap (issue 13, items 6-9)."""
 import pytest
 from PySide6.QtWidgets import QApplication, QStackedWidget, QTabWidget
 
-from app.ui.main import MainWindow
 from app.ui.tabs.keypoints.widgets import FoldHeader
 
 from layout_checks import squeezed
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: not w.data_tab.is_busy(), timeout=30000)
-    yield w
-    w.confirm_close = lambda busy: True
-    w.close()
 
 
 def _settle(qtbot):

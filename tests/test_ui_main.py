@@ -15,18 +15,6 @@ from app.ui.main import TABS, MainWindow, log_path, settings_path
 from helpers import tiny_dataset
 
 
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    # let the Data tab finish loading its first data set
-    qtbot.waitUntil(lambda: not w.data_tab.is_busy(), timeout=30000)
-    yield w
-    w.confirm_close = lambda busy: True
-    w.close()
-
-
 def test_window_has_its_tabs_in_order_and_the_device_in_the_status_bar(window):
     titles = window.tab_titles()
     assert titles == ["Data", "Model", "Train", "Keypoints", "GAN", "Basics"]   # every tab, none missing
