@@ -10,7 +10,8 @@ runs ``run()``::
 
 - The source is read in its own thread (``LatestFrameReader``; a video file plays at its own speed) and the
   loop always takes the newest frame: a slow model drops frames, it never falls behind.
-- ``classifier`` (optional: the data-set maker only previews) is anything with ``prepare(rgb)`` and
+- ``classifier`` (optional: the data-set maker only previews; or ``load_classifier()``, called in the loop's
+  thread so the window never waits for a model to load) is anything with ``prepare(rgb)`` and
   ``probabilities(uint8 batch)`` and ``classes`` (``engine.predict.Classifier``); it runs on ``threads`` torch
   threads of this thread only.
 - Capturing: ``capture(sink, rate)`` calls ``sink(rgb_frame)`` in this thread for frames at most ``rate`` per
@@ -87,11 +88,12 @@ class ClassifyLive:
     """See the module docstring. ``stop``, ``capture``, ``snap`` and ``stop_capture`` may be called from any thread."""
 
     def __init__(self, source: FrameSource, classifier=None, *, threads: int | None = None, max_frames: int = 0,
-                 mirror: bool = False,
+                 mirror: bool = False, load_classifier: Callable[[], Any] | None = None,
                  on_result: Callable[[LiveClassification], None] | None = None,
                  on_status: Callable[[str, str], None] | None = None):
         self.source = source
         self.classifier = classifier
+        self.load_classifier = load_classifier      # called in the loop's thread when ``classifier`` is None
         self.threads = int(threads) if threads else live_torch_threads()
         self.max_frames = int(max_frames)
         self.mirror = bool(mirror)
@@ -157,6 +159,11 @@ class ClassifyLive:
             self.on_status(state, message)
 
     def _run(self) -> None:
+        if self.classifier is None and self.load_classifier is not None:
+            self._status("loading", "Loading the model…")
+            self.classifier = self.load_classifier()
+            if self._stop.is_set():
+                return
         self._status("opening", f"Opening {self.source.name}…")
         reader = self.reader = LatestFrameReader(self.source).start()
         last, announced = -1, False

@@ -34,20 +34,22 @@ def classify_worker(live: ClassifyLive, parent=None) -> Worker:
 
 
 class LiveCamera(QWidget):
-    """Source picker, picture, Start/Stop and a status line. ``classifier()`` (optional) is asked at each Start."""
+    """Source picker, picture, Start/Stop and a status line. ``loader()`` (optional) is asked at each Start, in the
+    GUI thread: it returns the function that loads the classifier in the loop's thread (or raises ``UserError``
+    when there is no model to use)."""
 
     result = Signal(object)
     started = Signal()
     stopped = Signal(str, str)
     warning = Signal(str)
 
-    def __init__(self, state: AppState, classifier: Callable[[], Any] | None = None, parent: QWidget | None = None,
+    def __init__(self, state: AppState, loader: Callable[[], Any] | None = None, parent: QWidget | None = None,
                  empty_text: str = "Press Start to see the camera (or a video file) here."):
         super().__init__(parent)
         from app.ui.tabs.keypoints.source_picker import SourcePicker
 
         self.state = state
-        self._classifier = classifier or (lambda: None)
+        self._loader = loader or (lambda: None)
         self.live: ClassifyLive | None = None
         self.worker: Worker | None = None
         self._stopping: list[Worker] = []
@@ -96,12 +98,12 @@ class LiveCamera(QWidget):
             return True
         try:
             source = self.picker.make_source()
-            clf = self._classifier()
+            load = self._loader()
         except UserError as exc:
             self.status.setText(str(exc))
             self.stopped.emit(str(exc), "error")
             return False
-        self.live = live = ClassifyLive(source, clf)
+        self.live = live = ClassifyLive(source, load_classifier=load)
         self.frames_shown = 0
         self.worker = w = classify_worker(live, parent=self)
         w.ready.connect(lambda: self._on_result(w))
@@ -140,7 +142,7 @@ class LiveCamera(QWidget):
         if worker is not self.worker:
             return
         _, state, text = item
-        if state in ("opening", "warning", "ended"):
+        if state in ("loading", "opening", "warning", "ended"):
             self.status.setText(text)
         elif state == "running":
             self.status.setText(f"{self.live.source.name}: live.")

@@ -552,6 +552,7 @@ class TrainTab(QWidget):
     # ================================================================== closing
     def shutdown(self) -> None:
         self.save_settings()
+        self.try_page.live.shutdown()        # issue 18: the live Try it releases its camera
         if self.session.is_running():
             self.session.shutdown()
         self.jobs.wait(10.0)

@@ -68,7 +68,8 @@ class TryItPage(QWidget):
         self.last_probabilities: np.ndarray | None = None
         self.shown: Callable[[], None] = lambda: None   # the tab brings this page to the front
 
-        lay = QHBoxLayout(self)
+        self.single_page = QWidget()          # issue 18: single pictures, or the live page (see the end)
+        lay = QHBoxLayout(self.single_page)
         lay.setContentsMargins(6, 10, 6, 6)
         col = QVBoxLayout()
         self.image = DropImage()
@@ -102,6 +103,35 @@ class TryItPage(QWidget):
         col2.addWidget(self.note)
         col2.addStretch(1)
         lay.addLayout(col2, 3)
+        self._add_live_mode(col)
+
+    # -- issue 18: live mode (camera or video file), in its own module ----------------------------
+    def _add_live_mode(self, col: QVBoxLayout) -> None:
+        from PySide6.QtWidgets import QStackedWidget
+
+        from app.ui.tabs.train.live_try import LiveTryPanel
+
+        self.live_button = QPushButton("Live: camera or video…")
+        self.live_button.setToolTip("Point a webcam (or play a video file) at things and watch the model's answer "
+                                    "change with every frame.")
+        col.addWidget(self.live_button)
+        self.live = LiveTryPanel(self.state, self.message, self.classifiers, self.checkpoint, lambda: self.model_dir)
+        self.modes = QStackedWidget()
+        self.modes.addWidget(self.single_page)
+        self.modes.addWidget(self.live)
+        self.live_button.clicked.connect(self.show_live)
+        self.live.back_button.clicked.connect(self.show_single)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.modes)
+
+    def show_live(self) -> None:
+        self.live.refresh_sets()
+        self.modes.setCurrentWidget(self.live)
+
+    def show_single(self) -> None:
+        self.live.stop()
+        self.modes.setCurrentWidget(self.single_page)
 
     # -- which model -------------------------------------------------------------------------------
     def set_model(self, run_dir: Path | None, best: dict | None = None) -> None:
