@@ -37,7 +37,7 @@ from app.vision.pipeline import live_torch_threads
 from app.vision.sources import FrameSource, LatestFrameReader, SourceError
 
 Sink = Callable[[np.ndarray], Any]
-PREVIEW_SIDE = 480          # frames sent for display are scaled down to this longest side (in the loop thread)
+PREVIEW_SIDE = 640          # frames sent for display are scaled down to this longest side (in the loop thread)
 
 
 @dataclass
@@ -81,19 +81,20 @@ def preview_of(rgb: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
     scale = side / max(h, w)
     if scale >= 1.0:
         return rgb
-    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_LINEAR)
 
 
 class ClassifyLive:
     """See the module docstring. ``stop``, ``capture``, ``snap`` and ``stop_capture`` may be called from any thread."""
 
     def __init__(self, source: FrameSource, classifier=None, *, threads: int | None = None, max_frames: int = 0,
-                 mirror: bool = False, load_classifier: Callable[[], Any] | None = None,
+                 mirror: bool = False, load_classifier: Callable[[], Any] | None = None, pace: bool | None = None,
                  on_result: Callable[[LiveClassification], None] | None = None,
                  on_status: Callable[[str, str], None] | None = None):
         self.source = source
         self.classifier = classifier
         self.load_classifier = load_classifier      # called in the loop's thread when ``classifier`` is None
+        self.pace = pace                            # None: files play at their own speed, cameras at theirs
         self.threads = int(threads) if threads else live_torch_threads()
         self.max_frames = int(max_frames)
         self.mirror = bool(mirror)
@@ -165,7 +166,7 @@ class ClassifyLive:
             if self._stop.is_set():
                 return
         self._status("opening", f"Opening {self.source.name}…")
-        reader = self.reader = LatestFrameReader(self.source).start()
+        reader = self.reader = LatestFrameReader(self.source, pace=self.pace).start()
         last, announced = -1, False
         while not self._stop.is_set():
             f = reader.get(timeout=0.2, newer_than=last)
