@@ -227,3 +227,20 @@ def test_data_tab_offers_the_right_level_for_a_folder_one_level_off(qtbot, state
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=30000)
     assert state.dataset.classes == ["blue", "green", "red"]
     tab.shutdown()
+
+
+@pytest.mark.parametrize("size", [(1024, 700), (1280, 800), (1920, 1080)])
+def test_the_maker_fits_ordinary_window_sizes(qtbot, state, tmp_path, size):
+    from layout_checks import squeezed
+
+    from app.ui.tabs.dataset_maker import DatasetMakerDialog
+
+    s = UserSet.create("fits", parent=tmp_path, classes=["thumbs up", "thumbs down"])
+    s.add_picture("thumbs up", colour_picture("red"))
+    dialog = DatasetMakerDialog(state, s)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.resize(*size)
+    qtbot.waitUntil(lambda: dialog.width() == size[0], timeout=3000)
+    assert dialog.minimumSizeHint().width() <= size[0] and squeezed(dialog) == []
+    dialog.close()

@@ -44,7 +44,7 @@ class LiveCamera(QWidget):
     warning = Signal(str)
 
     def __init__(self, state: AppState, loader: Callable[[], Any] | None = None, parent: QWidget | None = None,
-                 empty_text: str = "Press Start to see the camera (or a video file) here."):
+                 empty_text: str = "Press Start to see the camera (or a video file) here.", folders: bool = True):
         super().__init__(parent)
         from app.ui.tabs.keypoints.source_picker import SourcePicker
 
@@ -57,6 +57,7 @@ class LiveCamera(QWidget):
         self.frames_shown = 0
         self.picker = SourcePicker(state)
         self.picker.setTitle("Camera or video")
+        self.picker.folder_button.setVisible(folders)     # a folder of pictures as a slow "camera" (Try it only)
         self.picker.message.connect(lambda text, level: self.status.setText(text))
         self.view = ImageView(empty_text, min_side=160)
         self.start_button = QPushButton("Start")

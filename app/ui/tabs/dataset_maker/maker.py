@@ -170,10 +170,15 @@ class DatasetMaker(QWidget):
         self.delete_pictures_button.clicked.connect(self.delete_selected)
         self.undo_button = QPushButton("Undo delete")
         self.undo_button.clicked.connect(self.undo)
-        for b in (self.add_files_button, self.paste_button, self.delete_pictures_button, self.undo_button):
+        prow2 = QHBoxLayout()
+        for b in (self.add_files_button, self.paste_button):
             prow.addWidget(b)
+        for b in (self.delete_pictures_button, self.undo_button):
+            prow2.addWidget(b)
         prow.addStretch(1)
+        prow2.addStretch(1)
         pl.addLayout(prow)
+        pl.addLayout(prow2)
         split.addWidget(pics)
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste)
         QShortcut(QKeySequence.StandardKey.Delete, self.picture_list, activated=self.delete_selected)
@@ -183,7 +188,8 @@ class DatasetMaker(QWidget):
         cam = QGroupBox("Webcam")
         wl = QVBoxLayout(cam)
         self.camera = LiveCamera(self.state, empty_text="Press Start to see the camera here, then hold "
-                                                        "'Hold to record' to take pictures of the chosen class.")
+                                                        "'Hold to record' to take pictures of the chosen class.",
+                                 folders=False)
         self.camera.stopped.connect(self._on_camera_stopped)
         self.camera.warning.connect(lambda text: self.message.show_message(text, "warn"))
         self.camera.result.connect(lambda _r: self._take_captured())
@@ -202,9 +208,12 @@ class DatasetMaker(QWidget):
         self.shot_button.clicked.connect(self.take_one)
         rec.addWidget(self.record_button)
         rec.addWidget(self.rate)
-        rec.addWidget(self.shot_button)
         rec.addStretch(1)
         wl.addLayout(rec)
+        rec2 = QHBoxLayout()
+        rec2.addWidget(self.shot_button)
+        rec2.addStretch(1)
+        wl.addLayout(rec2)
         split.addWidget(cam)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 4)

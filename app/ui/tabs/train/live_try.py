@@ -57,6 +57,10 @@ class LiveTryPanel(QWidget):
         right = QWidget()
         col = QVBoxLayout(right)
         col.setContentsMargins(6, 0, 0, 0)
+        self.model_label = QLabel("")
+        self.model_label.setWordWrap(True)
+        self.model_label.setObjectName("hint")
+        col.addWidget(self.model_label)
         self.verdict = QLabel("The model's answer for each frame appears here.")
         self.verdict.setWordWrap(True)
         self.verdict.setTextFormat(Qt.TextFormat.RichText)
@@ -136,6 +140,8 @@ class LiveTryPanel(QWidget):
         current = self.set_combo.currentData()
         options: list[tuple[str, str]] = []
         run = self._model_dir()
+        self.model_label.setText(f"Model: the best checkpoint of {run.name}." if run is not None else
+                                 "No model yet: train one, or choose a past run and 'Use its model in Try it'.")
         if run is not None:
             try:
                 from app.engine.config import TrainConfig
@@ -201,15 +207,16 @@ class LiveTryPanel(QWidget):
         if now - self._label_time >= LABEL_EVERY_S:
             self._label_time = now
             self.speed.setText(f"{res.fps:.1f} frames per second · model {res.model_ms:.1f} ms per frame"
-                               + (f" · {res.dropped} frames skipped to stay live" if res.dropped else ""))
+                               + (f" · {res.dropped} frame{'s' if res.dropped != 1 else ''} skipped to stay live"
+                                  if res.dropped else ""))
 
     def _show_verdict(self, rows) -> None:
         top, p = rows[0]
         if p >= self.threshold:
-            self.verdict.setText(f"<span style='font-size:16pt'><b>{top}</b></span> &nbsp;{100 * p:.0f}% sure")
+            self.verdict.setText(f"<span style='font-size:16pt'><b>{top}</b></span> &nbsp;{100 * p:.1f}% sure")
         else:
             self.verdict.setText(f"<span style='font-size:16pt'><b>Not sure</b></span> &nbsp;best guess {top}, "
-                                 f"{100 * p:.0f}% (below {round(100 * self.threshold)}%)")
+                                 f"{100 * p:.1f}% (below {round(100 * self.threshold)}%)")
 
     @property
     def not_sure(self) -> bool:
