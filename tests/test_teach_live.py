@@ -102,3 +102,21 @@ def test_live_try_without_a_model_or_with_a_broken_video_says_so(qtbot, colour_r
     assert "Traceback" not in tab.message.text and live.updates == 0
     assert sorted(COLOURS) == tab.classifiers.get(tab.try_page.checkpoint()).classes
     tab.shutdown()
+
+
+def test_single_pictures_can_be_pasted_into_try_it(qtbot, colour_run, tmp_path):
+    from PySide6.QtGui import QGuiApplication, QImage
+
+    tab = TrainTab(AppState(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)))
+    qtbot.addWidget(tab)
+    tab.show()
+    tab.use_model(shutil.copytree(colour_run, runs_root() / colour_run.name))
+    QGuiApplication.clipboard().clear()
+    click(qtbot, tab.try_page.paste_button)
+    assert tab.message.level == "warn" and "clipboard" in tab.message.text
+    rgb = colour_picture("green", seed=3, size=32)
+    QGuiApplication.clipboard().setImage(QImage(rgb.data, 32, 32, 96, QImage.Format.Format_RGB888).copy())
+    click(qtbot, tab.try_page.paste_button)
+    qtbot.waitUntil(lambda: tab.jobs.pending == 0, timeout=15000)
+    assert tab.try_bars.rows[0][0] == "green" and "pasted" in tab.try_truth.text()
+    tab.shutdown()

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QImage, QImageReader, QKeySequence, QPixmap, \
-    QShortcut
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QImageReader, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QGroupBox, QHBoxLayout, QInputDialog, QLabel,
                                QLineEdit, QListWidget, QListWidgetItem, QPushButton, QSpinBox, QSplitter, QVBoxLayout,
                                QWidget)
@@ -23,6 +22,7 @@ from app.core.errors import UserError
 from app.data.userset import UserSet
 from app.ui.state import AppState
 from app.ui.widgets.drop_image import IMAGE_FILTER
+from app.ui.widgets.images import qimage_to_rgb
 from app.ui.widgets.live_camera import LiveCamera
 from app.ui.widgets.messages import MessageArea
 
@@ -402,7 +402,7 @@ class DatasetMaker(QWidget):
             self.message.show_message("The clipboard holds no picture: copy one (e.g. in a browser or image "
                                        "viewer), then paste again.", "warn")
             return
-        path = self._do(self.set.add_picture, name, _qimage_to_rgb(image))
+        path = self._do(self.set.add_picture, name, qimage_to_rgb(image))
         if path is not None:
             self._after_adding(name, [path], [], "from the clipboard")
 
@@ -499,13 +499,6 @@ class DatasetMaker(QWidget):
     def shutdown(self) -> None:
         self.stop_camera()
         self.camera.shutdown()
-
-
-def _qimage_to_rgb(image: QImage) -> np.ndarray:
-    img = image.convertToFormat(QImage.Format.Format_RGB888)
-    w, h = img.width(), img.height()
-    buf = np.frombuffer(img.constBits(), np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
-    return buf[:, : w * 3].reshape(h, w, 3).copy()
 
 
 class DatasetMakerDialog(QDialog):

@@ -111,10 +111,22 @@ class TryItPage(QWidget):
 
         from app.ui.tabs.train.live_try import LiveTryPanel
 
+        from PySide6.QtCore import Qt
+        from PySide6.QtGui import QKeySequence, QShortcut
+
+        self.paste_button = QPushButton("Paste")
+        self.paste_button.setToolTip("Classify the picture on the clipboard (Ctrl+V).")
+        self.paste_button.clicked.connect(self.try_clipboard)
+        QShortcut(QKeySequence.StandardKey.Paste, self.single_page, activated=self.try_clipboard,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.single_page.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.live_button = QPushButton("Live: camera or video…")
         self.live_button.setToolTip("Point a webcam (or play a video file) at things and watch the model's answer "
                                     "change with every frame.")
-        col.addWidget(self.live_button)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.paste_button)
+        row2.addWidget(self.live_button)
+        col.addLayout(row2)
         self.live = LiveTryPanel(self.state, self.message, self.classifiers, self.checkpoint, lambda: self.model_dir)
         self.modes = QStackedWidget()
         self.modes.addWidget(self.single_page)
@@ -124,6 +136,25 @@ class TryItPage(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.modes)
+
+    def try_clipboard(self) -> None:
+        """Classify the picture on the clipboard (a copied image, or a copied picture file)."""
+        from PySide6.QtGui import QGuiApplication
+
+        data = QGuiApplication.clipboard().mimeData()
+        files = [u.toLocalFile() for u in data.urls() if u.isLocalFile()] if data is not None and data.hasUrls() else []
+        if files:
+            self.try_file(files[0])
+            return
+        image = QGuiApplication.clipboard().image()
+        if image.isNull():
+            self.message.show_message("The clipboard holds no picture: copy one (e.g. in a browser or image viewer), "
+                                      "then paste again.", "warn")
+            return
+        from app.ui.widgets.images import qimage_to_rgb
+
+        picture = qimage_to_rgb(image)
+        self._predict(lambda clf: (picture, None), "the pasted picture")
 
     def show_live(self) -> None:
         self.live.refresh_sets()
