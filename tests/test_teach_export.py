@@ -81,6 +81,16 @@ def test_export_refuses_a_file_as_folder_and_says_what_to_do(trained_run, tmp_pa
     assert blocker.read_text() == "not a folder"
     assert main(["export", str(trained_run)]) == 2
     assert "--to FOLDER" in capsys.readouterr().err
+    # a folder with someone's own README is not written over; an earlier export is
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("# my project")
+    assert main(["export", str(trained_run), "--to", str(project)]) == 2
+    assert "not from an earlier VisionDesk export" in capsys.readouterr().err
+    assert (project / "README.md").read_text() == "# my project" and not (project / "model.onnx").exists()
+    again = tmp_path / "again"
+    assert main(["export", str(trained_run), "--to", str(again)]) == 0
+    assert main(["export", str(trained_run), "--to", str(again)]) == 0
 
 
 def test_train_tab_exports_a_past_run_to_a_folder_to_share(qtbot, trained_run, tmp_path, monkeypatch):

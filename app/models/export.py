@@ -214,6 +214,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, path: str | os.PathLike) ->
 #: the files ``export_folder`` writes (the TorchScript file only when asked for)
 ONNX_NAME, LABELS_NAME, README_NAME, EXAMPLE_NAME, TORCHSCRIPT_NAME = (
     "model.onnx", "labels.txt", "README.md", "predict.py", "model.torchscript.pt")
+_README_TITLE = "# Image classifier exported by VisionDesk"      # how an earlier export's folder is recognised
 
 
 @dataclass
@@ -286,7 +287,7 @@ def _readme(meta: dict, metadata: dict[str, str], code: str, torchscript: bool, 
     ts = (f"- `{TORCHSCRIPT_NAME}`: the same model as TorchScript (`torch.jit.load`), same input and output.\n"
           if torchscript else "")
     origin = f" from `{source}`" if source else ""
-    return f"""# Image classifier exported by VisionDesk
+    return f"""{_README_TITLE}
 
 A `{metadata['model'] or 'VisionDesk'}` model{origin} that sorts pictures into {len(classes)} classes: {shown}.
 
@@ -315,6 +316,22 @@ the most likely class and how sure the model is:
 """
 
 
+def _refuse_foreign_files(target: Path, torchscript: bool) -> None:
+    """A folder that already holds files of our names is only written over when it is an earlier export (its
+    README is ours): exporting into a project folder must not replace that project's README.md."""
+    names = [ONNX_NAME, LABELS_NAME, README_NAME, EXAMPLE_NAME] + ([TORCHSCRIPT_NAME] if torchscript else [])
+    present = [n for n in names if (target / n).exists()]
+    if not present:
+        return
+    try:
+        ours = (target / README_NAME).read_text(encoding="utf-8", errors="replace").startswith(_README_TITLE)
+    except OSError:
+        ours = False
+    if not ours:
+        raise ModelError(f"{target} already holds {', '.join(present)}, not from an earlier VisionDesk export; "
+                         f"choose a new or empty folder so that nothing of yours is replaced.")
+
+
 def export_folder(model: nn.Module, meta: dict, folder: str | os.PathLike, *, torchscript: bool = False,
                   source: str = "") -> ExportFolder:
     """Write a folder another program can use without VisionDesk: ``model.onnx`` (class names and
@@ -328,6 +345,7 @@ def export_folder(model: nn.Module, meta: dict, folder: str | os.PathLike, *, to
     target = Path(folder).expanduser()
     if target.exists() and not target.is_dir():
         raise ModelError(f"{target} is a file; choose a folder (a new or empty one) to export the model to.")
+    _refuse_foreign_files(target, torchscript)
     try:
         metadata = model_metadata(meta, output_kind(model))
         shape = tuple(int(v) for v in meta["input_shape"])

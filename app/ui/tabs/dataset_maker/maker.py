@@ -181,7 +181,8 @@ class DatasetMaker(QWidget):
         pl.addLayout(prow2)
         split.addWidget(pics)
         QShortcut(QKeySequence.StandardKey.Paste, self, activated=self.paste)
-        QShortcut(QKeySequence.StandardKey.Delete, self.picture_list, activated=self.delete_selected)
+        QShortcut(QKeySequence.StandardKey.Delete, self.picture_list, activated=self.delete_selected,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         QShortcut(QKeySequence.StandardKey.Undo, self, activated=self.undo)
 
         # -- camera
