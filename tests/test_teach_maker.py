@@ -108,9 +108,13 @@ def test_new_data_set_from_the_data_tab_classes_pictures_undo_and_use(qtbot, sta
     assert not maker.undo_button.isEnabled()
 
     # use it: the Data tab loads the folder (green has no pictures yet: left out with a note)
+    state.set_model("softmax")
     click(qtbot, maker.use_button)
     qtbot.waitUntil(lambda: not tab.is_busy(), timeout=30000)
     assert state.dataset is not None and state.dataset.classes == ["navy", "red"]
+    from app.models.suggest import model_for_own_pictures
+    name, _options, side = model_for_own_pictures()
+    assert state.model_name == name and state.dataset.size == (side, side) and name in tab.messages.text
     assert tab.maker_dialog.isHidden()
     # and reopen it to add more, from the same tab
     click(qtbot, tab.edit_set_button)

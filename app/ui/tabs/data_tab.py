@@ -369,8 +369,21 @@ class DataTab(QWidget):
         if self.maker_dialog is not None:
             self.maker_dialog.close()
         dialog = self.maker_dialog = DatasetMakerDialog(self.state, userset, self)
-        dialog.maker.use_requested.connect(self.open_folder)
+        dialog.maker.use_requested.connect(self.use_made_set)
         dialog.show()
+
+    def use_made_set(self, path) -> None:
+        """Load a data set from the maker at the size, and with the model, suggested for a person's own pictures
+        (``models.suggest``: camera frames are far larger than a small model's input)."""
+        from app.models.suggest import model_for_own_pictures
+
+        name, options, side = model_for_own_pictures()
+        self._set_size(side)
+        if self.state.model_name != name:
+            self.state.set_model(name, options)
+            self._maker_note = f"The model is now {name}, the one suggested for your own pictures (the Model tab " \
+                               f"has the others)."
+        self.open_folder(path)
 
     # ------------------------------------------------------------------------------- public --
     def open_folder(self, path) -> None:
@@ -520,6 +533,9 @@ class DataTab(QWidget):
         if self._first_launch:
             self._first_launch = False
             self.messages.add(NEXT_STEPS, "info")
+        if getattr(self, "_maker_note", ""):        # issue 18: the model chosen for a data set from the maker
+            self.messages.add(self._maker_note, "info")
+            self._maker_note = ""
         if ds.skipped:
             n = len(ds.skipped)
             self.messages.set_details(f"the {n} skipped file{'s' if n > 1 else ''}", list(ds.skipped))
