@@ -88,13 +88,12 @@ class ClassifyLive:
     """See the module docstring. ``stop``, ``capture``, ``snap`` and ``stop_capture`` may be called from any thread."""
 
     def __init__(self, source: FrameSource, classifier=None, *, threads: int | None = None, max_frames: int = 0,
-                 mirror: bool = False, load_classifier: Callable[[], Any] | None = None, pace: bool | None = None,
+                 mirror: bool = False, load_classifier: Callable[[], Any] | None = None,
                  on_result: Callable[[LiveClassification], None] | None = None,
                  on_status: Callable[[str, str], None] | None = None):
         self.source = source
         self.classifier = classifier
         self.load_classifier = load_classifier      # called in the loop's thread when ``classifier`` is None
-        self.pace = pace                            # None: files play at their own speed, cameras at theirs
         self.threads = int(threads) if threads else live_torch_threads()
         self.max_frames = int(max_frames)
         self.mirror = bool(mirror)
@@ -166,7 +165,7 @@ class ClassifyLive:
             if self._stop.is_set():
                 return
         self._status("opening", f"Opening {self.source.name}…")
-        reader = self.reader = LatestFrameReader(self.source, pace=self.pace).start()
+        reader = self.reader = LatestFrameReader(self.source).start()
         last, announced = -1, False
         while not self._stop.is_set():
             f = reader.get(timeout=0.2, newer_than=last)
