@@ -2,6 +2,7 @@
 reordered and deleted, pictures from a video file standing in for the webcam (held record button and single shots),
 from files and the clipboard, deleted and put back, a camera unplugged mid-recording, then trained on."""
 import json
+import time
 
 import numpy as np
 import pytest
@@ -163,6 +164,7 @@ class _Unplugged:
         return True
 
     def read(self):
+        time.sleep(0.005)
         if self.left <= 0:
             return False, None
         self.left -= 1
@@ -248,3 +250,19 @@ def test_the_maker_fits_ordinary_window_sizes(qtbot, state, tmp_path, size):
     qtbot.waitUntil(lambda: dialog.width() == size[0], timeout=3000)
     assert dialog.minimumSizeHint().width() <= size[0] and squeezed(dialog) == []
     dialog.close()
+
+
+def test_opening_a_folder_one_level_off_in_the_maker_offers_the_right_one(qtbot, state, tmp_path):
+    for split in ("train", "test"):
+        write_colour_folder(tmp_path / "split" / split, per_class=2)
+    tab = DataTab(state)
+    qtbot.addWidget(tab)
+    tab.show()
+    qtbot.waitUntil(lambda: not tab.is_busy(), timeout=30000)
+    tab.edit_dataset(tmp_path / "split")
+    msg = tab.messages.current
+    assert tab.maker_dialog is None and msg.level == "warn" and "train" in msg.label.text()
+    click(qtbot, msg.fix_button)
+    assert names(tab.maker_dialog.maker) == ["blue", "green", "red"]
+    assert tab.maker_dialog.maker.set.root == tmp_path / "split" / "train"
+    tab.shutdown()

@@ -137,6 +137,7 @@ def _files(class_dir: Path) -> list[tuple[str, int, int]]:
 
 _TRAIN_NAMES = ("train", "training")
 _TEST_NAMES = ("test", "testing", "val", "valid", "validation")
+TRAIN_TEST_NAMES = (_TRAIN_NAMES, _TEST_NAMES)     # the folder names of a train/test layout, lower case
 
 
 def _scan(root: Path):

@@ -109,9 +109,17 @@ class UserSet:
     def open(cls, root: str | os.PathLike) -> "UserSet":
         """An existing folder of class sub-folders (any folder: a new one starts with no classes). The trash
         of an earlier session is emptied: its delete can no longer be undone."""
+        from .folder import TRAIN_TEST_NAMES, WrongLevel, check_level
+
         path = Path(root).expanduser()
         if not path.is_dir():
             raise DataError(f"{path} is not a folder; choose the folder that holds one sub-folder per class.")
+        check_level(path)                  # one level off: WrongLevel names the folder to open instead
+        subs = {p.name.lower(): p for p in path.iterdir() if p.is_dir()}
+        train = next((subs[n] for n in TRAIN_TEST_NAMES[0] if n in subs), None)
+        if train is not None and any(n in subs for n in TRAIN_TEST_NAMES[1]):
+            raise WrongLevel(f"{path.name} holds {train.name}/ and a test folder, each with the classes; open "
+                             f"{train.name} to add pictures to the classes it trains on.", train)
         made = cls(path)
         made._empty_trash()
         return made

@@ -360,6 +360,9 @@ class DataTab(QWidget):
             return
         try:
             self._open_maker(UserSet.open(text))
+        except WrongLevel as exc:          # one level off: offer the folder that holds the classes
+            self.messages.show_message(str(exc), "warn", fix=(f"Open “{exc.suggestion.name}”",
+                                                              lambda p=exc.suggestion: self.edit_dataset(p)))
         except UserError as exc:
             self.messages.show_message(str(exc), "error")
 

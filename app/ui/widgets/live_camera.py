@@ -93,8 +93,9 @@ class LiveCamera(QWidget):
         else:
             self.start()
 
-    def start(self) -> bool:
-        """Start on the chosen source; False with the reason in the status line when it cannot."""
+    def start(self, prepare: Callable[[ClassifyLive], None] | None = None) -> bool:
+        """Start on the chosen source; False with the reason in the status line when it cannot. ``prepare(live)``
+        runs before the loop starts (e.g. a capture that must include the very first frames)."""
         if self.is_running():
             return True
         try:
@@ -105,6 +106,8 @@ class LiveCamera(QWidget):
             self.stopped.emit(str(exc), "error")
             return False
         self.live = live = ClassifyLive(source, load_classifier=load)
+        if prepare is not None:
+            prepare(live)
         self.frames_shown = 0
         self.worker = w = classify_worker(live, parent=self)
         w.ready.connect(lambda: self._on_result(w))

@@ -439,20 +439,23 @@ class DatasetMaker(QWidget):
                 self._captured.append((name, path))
         return save
 
-    def _camera_ready(self) -> bool:
-        if self.current_class() is None:
-            self.message.show_message("Add a class first: the pictures go to the class chosen on the left.", "warn")
-            return False
-        if not self.camera.is_running() and not self.camera.start():
-            return False
-        return True
+    NO_CLASS = "Add a class first: the pictures go to the class chosen on the left."
+
+    def _on_camera(self, action) -> bool:
+        """``action(live)`` on the running loop, or on a new one before its first frame (Start first)."""
+        if self.camera.is_running():
+            action(self.camera.live)
+            return True
+        return self.camera.start(prepare=action)
 
     def start_recording(self) -> None:
-        if not self._camera_ready():
+        name, rate = self.current_class(), self.rate.value()
+        if name is None:
+            self.message.show_message(self.NO_CLASS, "warn")
             return
-        self._recording_class = self.current_class()
-        self.camera.live.capture(self._sink_for(self._recording_class), self.rate.value())
-        self.record_button.setText("Recording… (release to stop)")
+        if self._on_camera(lambda live: live.capture(self._sink_for(name), rate)):
+            self._recording_class = name
+            self.record_button.setText("Recording… (release to stop)")
 
     def stop_recording(self) -> None:
         if self.camera.live is not None:
@@ -462,8 +465,11 @@ class DatasetMaker(QWidget):
         self._recording_class = None
 
     def take_one(self) -> None:
-        if self._camera_ready():
-            self.camera.live.snap(self._sink_for(self.current_class()))
+        name = self.current_class()
+        if name is None:
+            self.message.show_message(self.NO_CLASS, "warn")
+            return
+        self._on_camera(lambda live: live.snap(self._sink_for(name)))
 
     def _take_captured(self) -> None:
         with self._captured_lock:
