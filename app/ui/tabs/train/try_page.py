@@ -107,12 +107,11 @@ class TryItPage(QWidget):
 
     # -- issue 18: live mode (camera or video file), in its own module ----------------------------
     def _add_live_mode(self, col: QVBoxLayout) -> None:
+        from PySide6.QtCore import Qt
+        from PySide6.QtGui import QKeySequence, QShortcut
         from PySide6.QtWidgets import QStackedWidget
 
         from app.ui.tabs.train.live_try import LiveTryPanel
-
-        from PySide6.QtCore import Qt
-        from PySide6.QtGui import QKeySequence, QShortcut
 
         self.paste_button = QPushButton("Paste")
         self.paste_button.setToolTip("Classify the picture on the clipboard (Ctrl+V).")
