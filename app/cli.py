@@ -339,14 +339,25 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from app.engine.predict import load_classifier, resolve_checkpoint
     from app.core.errors import UserError
-    from app.models.export import export_onnx, export_torchscript
+    from app.models.export import export_onnx, export_torchscript, model_metadata
+    from app.models.layers import output_kind
 
-    if not args.onnx and not args.torchscript:
-        raise UserError("Say what to write: --onnx FILE and/or --torchscript FILE.")
+    if not args.to and not args.onnx and not args.torchscript:
+        raise UserError("Say where to write: --to FOLDER (model.onnx with its labels, labels.txt and a README), "
+                        "or --onnx FILE and/or --torchscript FILE.")
     ckpt = resolve_checkpoint(args.run)
     clf = load_classifier(ckpt)
+    # -- issue 18: a folder that works elsewhere (model.onnx with labels + preprocessing, labels.txt, README)
+    if args.to:
+        from app.models.export import export_folder
+
+        done = export_folder(clf.model, clf.meta, args.to, torchscript=args.with_torchscript,
+                             source=Path(args.run).name)
+        print(f"wrote {done.folder}: " + ", ".join(f.name for f in done.files)
+              + f" (ONNX checked with {done.onnx.verified_with}); see its README.md")
+    # -- single files (the older flags)
     if args.onnx:
-        export_onnx(clf.model, clf.input_shape, args.onnx)
+        export_onnx(clf.model, clf.input_shape, args.onnx, metadata=model_metadata(clf.meta, output_kind(clf.model)))
         print(f"wrote {args.onnx} (ONNX, checked against PyTorch)")
     if args.torchscript:
         export_torchscript(clf.model, clf.input_shape, args.torchscript)
@@ -387,8 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--task")
     m.set_defaults(func=cmd_models)
 
-    x = sub.add_parser("export", help="export a trained model to ONNX or TorchScript")
+    x = sub.add_parser("export", help="export a trained model to a folder (ONNX + labels + README), ONNX or "
+                                      "TorchScript")
     x.add_argument("run", metavar="RUN_DIR_OR_CHECKPOINT")
+    x.add_argument("--to", metavar="FOLDER", help="write model.onnx (class names and preprocessing in its "
+                   "metadata), labels.txt, README.md and predict.py to FOLDER")
+    x.add_argument("--with-torchscript", action="store_true", help="with --to: also write model.torchscript.pt")
     x.add_argument("--onnx", metavar="FILE")
     x.add_argument("--torchscript", metavar="FILE")
     x.set_defaults(func=cmd_export)

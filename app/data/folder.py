@@ -137,6 +137,7 @@ def _files(class_dir: Path) -> list[tuple[str, int, int]]:
 
 _TRAIN_NAMES = ("train", "training")
 _TEST_NAMES = ("test", "testing", "val", "valid", "validation")
+TRAIN_TEST_NAMES = (_TRAIN_NAMES, _TEST_NAMES)     # the folder names of a train/test layout, lower case
 
 
 def _scan(root: Path):
@@ -473,6 +474,72 @@ def _split(decoded: _Decoded, test_fraction: float, seed: int) -> tuple[np.ndarr
     return train, test, note
 
 
+# ---------------------------------------------------------------------------------------------- wrong level
+class WrongLevel(DataError):
+    """The chosen folder is one level too high or too low; ``suggestion`` is the folder that looks right."""
+
+    def __init__(self, message: str, suggestion: Path, others: list[Path] | None = None):
+        super().__init__(message)
+        self.suggestion = suggestion
+        self.others = list(others or [])
+
+
+def _has_images(path: Path) -> bool:
+    try:
+        with os.scandir(path) as it:
+            return any(e.is_file() and not _is_hidden(e.name) and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
+                       for e in it)
+    except OSError:
+        return False
+
+
+def _is_split_parent(path: Path) -> bool:
+    names = {d.name.lower() for d in _subdirs(path)}
+    return any(n in names for n in _TRAIN_NAMES) and any(n in names for n in _TEST_NAMES)
+
+
+def check_level(root: Path) -> None:
+    """Raise ``WrongLevel`` when ``root`` is not the folder of class folders but one level off:
+
+    - a folder holding one folder that holds the class folders (``root/my-set/{cats,dogs}``);
+    - a folder of data sets: sub-folders that each hold ``train/`` and ``test/``, or the same class folders;
+    - one class folder (pictures, no sub-folders) whose parent holds the other classes.
+
+    Loading such a folder would give a nonsense set (one class, or the data sets' names as classes)."""
+    root = Path(root)
+    top = _subdirs(root)
+    if _is_split_parent(root):
+        return
+    if not top:
+        parent = root.parent
+        if _has_images(root) and parent != root and sum(_has_images(d) for d in _subdirs(parent)) >= 2:
+            raise WrongLevel(f"{_display(root.name)} looks like one class folder (its pictures lie directly in it); "
+                             f"the data set is the folder above it, {_display(parent.name)}, whose sub-folders are "
+                             f"the classes.", parent)
+        return
+    if any(_has_images(d) for d in top):
+        return
+    nested = {d: [c.name for c in _subdirs(d)] for d in top}
+    sets = [d for d in top if _is_split_parent(d)]
+    if not sets and len(top) == 1 and len(nested[top[0]]) >= 2:
+        sets = top
+    if not sets and len(top) >= 2 and all(len(n) >= 2 for n in nested.values()):
+        first = set(nested[top[0]])
+        if all(set(n) == first for n in nested.values()):
+            sets = top
+    if not sets:
+        return
+    pick = sets[0]
+    inside = ", ".join(_display(n) for n in nested[pick][:4]) + (", …" if len(nested[pick]) > 4 else "")
+    if len(sets) == 1:
+        what = f"{_display(root.name)} holds one folder, {_display(pick.name)}, which holds the classes ({inside})"
+    else:
+        what = (f"the sub-folders of {_display(root.name)} ({', '.join(_display(d.name) for d in sets[:4])}) are "
+                f"data sets themselves, each with its own sub-folders ({inside} in {_display(pick.name)})")
+    raise WrongLevel(f"This is not the folder of classes: {what}. Use {_display(pick.name)} instead"
+                     + (" (or one of the others)." if len(sets) > 1 else "."), pick, sets[1:])
+
+
 def load_folder(path, *, size=None, channels: Optional[int] = None, test_fraction: float = 0.2,
                 seed: int = 0, progress: ProgressFn = None, cancel: CancelFn = None) -> ImageDataset:
     """Load an image folder with one sub-folder per class (see the module doc).
@@ -496,6 +563,7 @@ def load_folder(path, *, size=None, channels: Optional[int] = None, test_fractio
     if not root.is_dir():
         raise DataError(f"{root} is a file, not a folder; choose the folder that holds one sub-folder per class.")
     root = root.resolve()
+    check_level(root)      # one level too high or too low: say which folder to use instead
 
     steps = Progress(1, progress, cancel)
     entries, classes, digest, split_layout, scan_notes = _scan(root)

@@ -399,3 +399,20 @@ def open_run(run_dir: str | Path) -> RunSummary:
                       best_checkpoint=best if best.is_file() else None, last_checkpoint=last if last.is_file() else None,
                       epochs_done=len(rows), epochs_planned=max(int(cfg.epochs), len(rows)),
                       data_name=data_display_name(cfg.to_dict()), best=best_row(rows))
+
+
+def runs_trained_on(folder: str | Path, root: str | Path | None = None) -> list[RunInfo]:
+    """The past classification runs whose data was the image folder ``folder`` (newest first): renaming or
+    deleting one of its classes means those models need training again."""
+    want = Path(folder).expanduser().resolve()
+    out = []
+    for info in list_runs(root):
+        try:
+            cfg = json.loads((info.path / "config.json").read_text(encoding="utf-8"))
+            same = cfg.get("data") == "folder" and cfg.get("data_root") and \
+                Path(str(cfg["data_root"])).expanduser().resolve() == want
+        except (OSError, ValueError, TypeError):
+            continue
+        if same and info.task == "classify":
+            out.append(info)
+    return out

@@ -132,8 +132,12 @@ def export_torchscript(model: nn.Module, input_shape: tuple[int, int, int],
 
 
 def export_onnx(model: nn.Module, input_shape: tuple[int, int, int],
-                path: str | os.PathLike, opset_version: int | None = None) -> ExportResult:
-    """Export ``model`` for (C, H, W) images to an ONNX file at ``path`` (dynamic batch); verified."""
+                path: str | os.PathLike, opset_version: int | None = None,
+                metadata: dict[str, str] | None = None) -> ExportResult:
+    """Export ``model`` for (C, H, W) images to an ONNX file at ``path`` (dynamic batch); verified.
+
+    ``metadata``: text key/value pairs stored in the model's ``metadata_props`` (what onnxruntime's
+    ``get_modelmeta().custom_metadata_map`` returns), e.g. the class names and the preprocessing."""
     shape = _check_shape(input_shape)
     try:
         import onnx  # noqa: F401  (both exporters write through it)
@@ -163,6 +167,15 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, int, int],
                     input_names=["images"], output_names=["logits"], opset_version=opset_version,
                     dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
                 )
+        if metadata:
+            import onnx
+
+            proto = onnx.load(str(tmp))
+            del proto.metadata_props[:]
+            for key, value in metadata.items():
+                entry = proto.metadata_props.add()
+                entry.key, entry.value = str(key), str(value)
+            onnx.save(proto, str(tmp))
 
     def verify(tmp: Path) -> tuple[str, float | None]:
         try:
@@ -194,3 +207,163 @@ def export_checkpoint(checkpoint: str | os.PathLike, path: str | os.PathLike) ->
         raise
     except OSError as exc:
         raise ModelError(f"Could not save {target}: {exc.strerror or _first_line(exc)}.") from None
+
+
+
+# ---------------------------------------------------------------------------------------------- a folder to share
+#: the files ``export_folder`` writes (the TorchScript file only when asked for)
+ONNX_NAME, LABELS_NAME, README_NAME, EXAMPLE_NAME, TORCHSCRIPT_NAME = (
+    "model.onnx", "labels.txt", "README.md", "predict.py", "model.torchscript.pt")
+_README_TITLE = "# Image classifier exported by VisionDesk"      # how an earlier export's folder is recognised
+
+
+@dataclass
+class ExportFolder:
+    folder: Path
+    files: list[Path]
+    onnx: ExportResult
+    torchscript: ExportResult | None
+    metadata: dict[str, str]
+
+
+def model_metadata(meta: dict, output_kind: str = "logits") -> dict[str, str]:
+    """What a program needs to use an exported classifier without VisionDesk, as ONNX metadata (text values;
+    lists as JSON): class names, input size, channel order, scaling, normalisation, resize rule, output."""
+    import json
+
+    c, h, w = (int(v) for v in meta["input_shape"])
+    return {
+        "classes": json.dumps([str(k) for k in meta["classes"]]),
+        "input_shape": json.dumps([c, h, w]),
+        "input_layout": "NCHW float32, input name 'images'",
+        "input_size": f"{w}x{h}",
+        "channel_order": "RGB" if c == 3 else "L (grey)",
+        "resize": f"stretch the whole picture to {w}x{h} pixels, bilinear (Pillow Image.BILINEAR)",
+        "scale": "pixel values / 255",
+        "mean": json.dumps([float(v) for v in meta["mean"]]),
+        "std": json.dumps([float(v) for v in meta["std"]]),
+        "normalisation": "(pixel / 255 - mean) / std, per channel",
+        "output": output_kind,
+        "model": str(meta.get("model", "")),
+        "producer": "VisionDesk",
+    }
+
+
+def _example_code(output_kind: str) -> str:
+    if output_kind == "binary-prob":
+        probs = "p = float(np.clip(out.reshape(-1)[0], 0, 1))\nprobs = np.array([1 - p, p])"
+    else:  # logits or log-probabilities: a softmax gives the probabilities either way
+        probs = "probs = np.exp(out - out.max())\nprobs /= probs.sum()"
+    return f"""import json
+import sys
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+session = ort.InferenceSession("model.onnx", providers=["CPUExecutionProvider"])
+meta = session.get_modelmeta().custom_metadata_map
+classes = json.loads(meta["classes"])
+c, h, w = json.loads(meta["input_shape"])
+mean = np.array(json.loads(meta["mean"]), np.float32).reshape(c, 1, 1)
+std = np.array(json.loads(meta["std"]), np.float32).reshape(c, 1, 1)
+
+picture = Image.open(sys.argv[1]).convert("RGB" if c == 3 else "L")
+picture = picture.resize((w, h), Image.BILINEAR)
+x = np.asarray(picture, np.float32).reshape(h, w, c).transpose(2, 0, 1) / 255
+x = ((x - mean) / std)[None].astype(np.float32)
+
+out = session.run(None, {{"images": x}})[0][0]
+{probs}
+best = int(probs.argmax())
+print(f"{{classes[best]}} {{probs[best]:.1%}}")
+"""
+
+
+def _readme(meta: dict, metadata: dict[str, str], code: str, torchscript: bool, source: str) -> str:
+    classes = [str(k) for k in meta["classes"]]
+    c, h, w = (int(v) for v in meta["input_shape"])
+    shown = ", ".join(classes[:20]) + (f", … ({len(classes)} in all)" if len(classes) > 20 else "")
+    ts = (f"- `{TORCHSCRIPT_NAME}`: the same model as TorchScript (`torch.jit.load`), same input and output.\n"
+          if torchscript else "")
+    origin = f" from `{source}`" if source else ""
+    return f"""{_README_TITLE}
+
+A `{metadata['model'] or 'VisionDesk'}` model{origin} that sorts pictures into {len(classes)} classes: {shown}.
+
+## Files
+
+- `{ONNX_NAME}`: the model (ONNX). Its metadata holds the class names and the preprocessing, so it is
+  usable on its own (`session.get_modelmeta().custom_metadata_map` in onnxruntime).
+- `{LABELS_NAME}`: the class names, one per line, in the order of the model's outputs.
+- `{EXAMPLE_NAME}`: the example below, ready to run.
+{ts}
+## Input
+
+- {metadata['input_layout']}: a batch of {c}x{h}x{w} pictures ({metadata['channel_order']}).
+- Preprocessing: {metadata["resize"]}; then {metadata["normalisation"]} with
+  mean = {metadata['mean']} and std = {metadata['std']}.
+- Output: one row per picture, one {"value" if metadata['output'] == "binary-prob" else "score"} per class
+  ({metadata['output']}; the example turns it into probabilities).
+
+## Example
+
+Needs `pip install onnxruntime pillow numpy`. In this folder, run `python {EXAMPLE_NAME} picture.jpg`; it prints
+the most likely class and how sure the model is:
+
+```python
+{code}```
+"""
+
+
+def _refuse_foreign_files(target: Path, torchscript: bool) -> None:
+    """A folder that already holds files of our names is only written over when it is an earlier export (its
+    README is ours): exporting into a project folder must not replace that project's README.md."""
+    names = [ONNX_NAME, LABELS_NAME, README_NAME, EXAMPLE_NAME] + ([TORCHSCRIPT_NAME] if torchscript else [])
+    present = [n for n in names if (target / n).exists()]
+    if not present:
+        return
+    try:
+        ours = (target / README_NAME).read_text(encoding="utf-8", errors="replace").startswith(_README_TITLE)
+    except OSError:
+        ours = False
+    if not ours:
+        raise ModelError(f"{target} already holds {', '.join(present)}, not from an earlier VisionDesk export; "
+                         f"choose a new or empty folder so that nothing of yours is replaced.")
+
+
+def export_folder(model: nn.Module, meta: dict, folder: str | os.PathLike, *, torchscript: bool = False,
+                  source: str = "") -> ExportFolder:
+    """Write a folder another program can use without VisionDesk: ``model.onnx`` (class names and
+    preprocessing in its metadata), ``labels.txt``, ``README.md`` with a runnable example, the example as
+    ``predict.py`` and, if asked, ``model.torchscript.pt``. ``meta``: the checkpoint's description of the
+    model (classes, input_shape, mean, std). Every file is written atomically and checked; a ``ModelError``
+    in plain words when the folder cannot be written."""
+    from app.core.files import atomic_write_text
+    from app.models.layers import output_kind
+
+    target = Path(folder).expanduser()
+    if target.exists() and not target.is_dir():
+        raise ModelError(f"{target} is a file; choose a folder (a new or empty one) to export the model to.")
+    _refuse_foreign_files(target, torchscript)
+    try:
+        metadata = model_metadata(meta, output_kind(model))
+        shape = tuple(int(v) for v in meta["input_shape"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelError("This model file does not describe its classes and input fully, so it cannot be "
+                         "exported with its labels; train it again with this version of VisionDesk.") from None
+    onnx_result = export_onnx(model, shape, target / ONNX_NAME, metadata=metadata)
+    ts_result = export_torchscript(model, shape, target / TORCHSCRIPT_NAME) if torchscript else None
+    code = _example_code(metadata["output"])
+    texts = {LABELS_NAME: "".join(f"{k}\n" for k in meta["classes"]),
+             EXAMPLE_NAME: code,
+             README_NAME: _readme(meta, metadata, code, torchscript, source)}
+    try:
+        for name, text in texts.items():
+            atomic_write_text(target / name, text)
+    except UserError:
+        raise
+    except OSError as exc:
+        raise ModelError(f"Cannot write to {target}: {exc.strerror or _first_line(exc)}.") from None
+    files = [target / ONNX_NAME, *([target / TORCHSCRIPT_NAME] if ts_result else []), *(target / n for n in texts)]
+    return ExportFolder(target, files, onnx_result, ts_result, metadata)

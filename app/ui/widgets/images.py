@@ -37,3 +37,11 @@ def to_pixmap(image, size: int | None = None, smooth: bool | None = None) -> QPi
         mode = Qt.TransformationMode.SmoothTransformation if smooth else Qt.TransformationMode.FastTransformation
         pm = pm.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, mode)
     return pm
+
+
+def qimage_to_rgb(image: QImage) -> np.ndarray:
+    """A QImage (any format) as RGB uint8 (H, W, 3), copied."""
+    img = image.convertToFormat(QImage.Format.Format_RGB888)
+    w, h = img.width(), img.height()
+    buf = np.frombuffer(img.constBits(), np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
+    return buf[:, : w * 3].reshape(h, w, 3).copy()

@@ -49,7 +49,9 @@ class RunsPage(QWidget):
         self.more_epochs.setSuffix(" more epochs")
         self.continue_button = QPushButton("Continue training for")
         self.export_button = QPushButton("Save model…")
-        self.export_button.setToolTip("Save the run's best model as a PyTorch state dict (.pt) or as ONNX (.onnx).")
+        self.export_button.setToolTip("Export the run's best model to a folder to use elsewhere (ONNX with its class "
+                                      "names, labels.txt, a README with a Python example), or save it as PyTorch "
+                                      "weights (.pt) or ONNX alone (.onnx).")
         self.folder_button = QPushButton("Open folder")
         self.folder_button.clicked.connect(
             lambda: self.with_selected(lambda p: QDesktopServices.openUrl(QUrl.fromLocalFile(str(p)))))

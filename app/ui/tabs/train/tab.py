@@ -31,6 +31,8 @@ from app.ui.widgets.curves import TrainingCurves
 from app.ui.workers import Jobs
 
 CURVES, RESULTS, TRY_IT, RUNS = range(4)
+SHARE_FILTER = "Folder to share: ONNX with class names, labels.txt, README (*)"
+PT_FILTER, ONNX_FILTER = "PyTorch weights (*.pt)", "ONNX model only (*.onnx)"
 FIRST_STEPS = ("New here? Three steps: 1. <b>Data</b> tab: a data set (the Fashion-MNIST sample is ready). "
                "2. <b>Model</b> tab: a model (cnn4 is a good start). 3. Here: press <b>Start</b> and watch the "
                "curves.")
@@ -483,13 +485,20 @@ class TrainTab(QWidget):
             self.show_message(str(exc), "error")
             return
         if target is None:
-            start = str(Path(str(read_setting(self.state, "export_dir", str(Path.home())))) / f"{source.name}.pt")
-            target, _ = QFileDialog.getSaveFileName(self, "Save the model", start,
-                                                    "PyTorch weights (*.pt);;ONNX model (*.onnx)")
+            start = str(Path(str(read_setting(self.state, "export_dir", str(Path.home())))) / f"{source.name}-model")
+            target, chosen = QFileDialog.getSaveFileName(self, "Save the model", start,
+                                                         ";;".join((SHARE_FILTER, PT_FILTER, ONNX_FILTER)))
             if not target:
                 return
+            if chosen == PT_FILTER and Path(target).suffix.lower() != ".pt":
+                target += ".pt"
+            elif chosen == ONNX_FILTER and Path(target).suffix.lower() != ".onnx":
+                target += ".onnx"
         target_path = Path(target)
         self.state.settings.setValue("train/export_dir", str(target_path.parent))
+        if target_path.suffix.lower() not in (".pt", ".onnx"):
+            self.export_to_share(ckpt, target_path, source.name)
+            return
         if target_path.suffix.lower() == ".onnx":
             classifiers = self.classifiers
 
@@ -517,9 +526,33 @@ class TrainTab(QWidget):
         self.show_message(f"Saved the model (weights and description) in {saved}. Load it with "
                           f"'visiondesk evaluate {saved.name}'.", "ok")
 
+    # ------------------------------------------------------------------ issue 18: a folder to share
+    def export_to_share(self, ckpt: Path, folder: Path, source: str = "") -> None:
+        """Write model.onnx (labels and preprocessing in its metadata), labels.txt, README.md and predict.py
+        to ``folder``, off the GUI thread (``models.export.export_folder``)."""
+        classifiers = self.classifiers
+
+        def job():
+            from app.models.export import export_folder
+
+            clf = classifiers.get(ckpt)
+            return export_folder(clf.model, clf.meta, folder, source=source)
+
+        def done(result, error):
+            if error is not None:
+                show_error(self.message, error)
+                return
+            self.show_message(f"Exported the model to {self._run_link(result.folder)}: model.onnx with its class "
+                              f"names, labels.txt, and a README.md with a Python example that runs it "
+                              f"(checked with {result.onnx.verified_with}).", "ok")
+
+        self.show_message(f"Exporting the model to {folder}…", "info")
+        self.jobs.run(job, done)
+
     # ================================================================== closing
     def shutdown(self) -> None:
         self.save_settings()
+        self.try_page.live.shutdown()        # issue 18: the live Try it releases its camera
         if self.session.is_running():
             self.session.shutdown()
         self.jobs.wait(10.0)

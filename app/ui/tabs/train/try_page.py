@@ -68,7 +68,8 @@ class TryItPage(QWidget):
         self.last_probabilities: np.ndarray | None = None
         self.shown: Callable[[], None] = lambda: None   # the tab brings this page to the front
 
-        lay = QHBoxLayout(self)
+        self.single_page = QWidget()          # issue 18: single pictures, or the live page (see the end)
+        lay = QHBoxLayout(self.single_page)
         lay.setContentsMargins(6, 10, 6, 6)
         col = QVBoxLayout()
         self.image = DropImage()
@@ -102,6 +103,65 @@ class TryItPage(QWidget):
         col2.addWidget(self.note)
         col2.addStretch(1)
         lay.addLayout(col2, 3)
+        self._add_live_mode(col)
+
+    # -- issue 18: live mode (camera or video file), in its own module ----------------------------
+    def _add_live_mode(self, col: QVBoxLayout) -> None:
+        from PySide6.QtCore import Qt
+        from PySide6.QtGui import QKeySequence, QShortcut
+        from PySide6.QtWidgets import QStackedWidget
+
+        from app.ui.tabs.train.live_try import LiveTryPanel
+
+        self.paste_button = QPushButton("Paste")
+        self.paste_button.setToolTip("Classify the picture on the clipboard (Ctrl+V).")
+        self.paste_button.clicked.connect(self.try_clipboard)
+        QShortcut(QKeySequence.StandardKey.Paste, self.single_page, activated=self.try_clipboard,
+                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.single_page.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.live_button = QPushButton("Live: camera or video…")
+        self.live_button.setToolTip("Point a webcam (or play a video file) at things and watch the model's answer "
+                                    "change with every frame.")
+        row2 = QHBoxLayout()
+        row2.addWidget(self.paste_button)
+        row2.addWidget(self.live_button)
+        col.addLayout(row2)
+        self.live = LiveTryPanel(self.state, self.message, self.classifiers, self.checkpoint, lambda: self.model_dir)
+        self.modes = QStackedWidget()
+        self.modes.addWidget(self.single_page)
+        self.modes.addWidget(self.live)
+        self.live_button.clicked.connect(self.show_live)
+        self.live.back_button.clicked.connect(self.show_single)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.modes)
+
+    def try_clipboard(self) -> None:
+        """Classify the picture on the clipboard (a copied image, or a copied picture file)."""
+        from PySide6.QtGui import QGuiApplication
+
+        data = QGuiApplication.clipboard().mimeData()
+        files = [u.toLocalFile() for u in data.urls() if u.isLocalFile()] if data is not None and data.hasUrls() else []
+        if files:
+            self.try_file(files[0])
+            return
+        image = QGuiApplication.clipboard().image()
+        if image.isNull():
+            self.message.show_message("The clipboard holds no picture: copy one (e.g. in a browser or image viewer), "
+                                      "then paste again.", "warn")
+            return
+        from app.ui.widgets.images import qimage_to_rgb
+
+        picture = qimage_to_rgb(image)
+        self._predict(lambda clf: (picture, None), "the pasted picture")
+
+    def show_live(self) -> None:
+        self.live.refresh_sets()
+        self.modes.setCurrentWidget(self.live)
+
+    def show_single(self) -> None:
+        self.live.stop()
+        self.modes.setCurrentWidget(self.single_page)
 
     # -- which model -------------------------------------------------------------------------------
     def set_model(self, run_dir: Path | None, best: dict | None = None) -> None:
