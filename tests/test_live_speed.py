@@ -243,3 +243,36 @@ def test_the_picker_times_the_models_in_the_background_once(qtbot, monkeypatch):
     assert sorted(calls[0]) == ["kp-cnn4", "kp-resnet18"] and picker.model() == "kp-cnn4"
     assert not picker.time_models_once(lambda: None)                 # all timed: nothing more to do
     picker.shutdown()
+
+
+# --------------------------------------------------------------------------------------------- smoothing
+def _moving_face(frames=150, noise=1.0, seed=0):
+    """A 68-point face (eye distance ~60 px) that rests, then sweeps across at 12 px a frame, then rests,
+    with independent point noise of ``noise`` px: (true tracks, noisy tracks)."""
+    from vision_helpers import template68
+
+    rng = np.random.default_rng(seed)
+    base = template68() * 120
+    x = np.concatenate([np.zeros(50), np.arange(1, 51) * 12.0, np.full(frames - 100, 600.0)])
+    true = [base + np.array([100 + xi, 200.0]) for xi in x]
+    return true, [t + rng.normal(0, noise, t.shape) for t in true]
+
+
+def test_smoothing_calms_the_points_and_keeps_up_with_a_fast_head():
+    from app.vision.tracking import PointSmoother
+
+    true, noisy = _moving_face()
+    f = PointSmoother()
+    smooth = [f(p, i / 25.0, 60.0) for i, p in enumerate(noisy)]
+
+    def jitter(track):                    # frame-to-frame point motion beyond the true motion, px
+        return np.mean([np.linalg.norm((b - a) - (tb - ta), axis=1).mean()
+                        for a, b, ta, tb in zip(track[:-1], track[1:], true[:-1], true[1:])])
+
+    def lag(track):                       # centre distance to the truth while the head sweeps, px
+        return np.mean([np.linalg.norm(s.mean(0) - t.mean(0)) for s, t in zip(track[55:100], true[55:100])])
+
+    assert jitter(smooth) < 0.5 * jitter(noisy)
+    assert lag(smooth) < 3.0                         # at 12 px a frame: within a quarter of a frame
+    old = PointSmoother((2.0, 12.0), (1.0, 5.0))     # the earlier settings trailed further behind
+    assert lag(smooth) < lag([old(p, i / 25.0, 60.0) for i, p in enumerate(noisy)])
