@@ -71,12 +71,12 @@ def cmd_keypoints_video(args: argparse.Namespace) -> int:
               "ms_per_stage": {k: round(v, 2) for k, v in mean.items()},
               "added_latency_ms": round(summary.added_latency_ms, 2),
               "faces_per_frame": round(summary.faces_per_frame, 3), "detector_runs": int(summary.detector_runs),
-              "smoothing": not args.no_smooth, "out": str(out) if out else None}
+              "smoothing": not args.no_smooth, "runtime": summary.runtime, "out": str(out) if out else None}
     if args.json:
         print(json.dumps(report))
         return 0
     print(f"{n} frames in {summary.seconds:.2f} s: {summary.fps:.1f} frames per second (model {model}, "
-          f"{summary.device}, {threads_text})")
+          f"{summary.device}, {threads_text}, run by {summary.runtime})")
     print("ms per frame: " + ", ".join(f"{k} {mean[k]:.2f}" for k in STAGES) +
           f"  (added latency detect+model+draw {report['added_latency_ms']:.2f} ms)")
     print(f"faces per frame {summary.faces_per_frame:.2f}; the face detector ran on {summary.detector_runs} "

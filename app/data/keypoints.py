@@ -205,6 +205,51 @@ def _split(images: torch.Tensor, points: torch.Tensor, names: list[str], test_fr
     return full.subset(train_idx), full.subset(test_idx)
 
 
+# --------------------------------------------------------------------------------------------- people
+_FRAME_NUMBER = re.compile(r"_\d+$")
+
+
+def person_of(name: str) -> str:
+    """The person a face picture shows, from its file name: ``Luis_Fonsi_21.jpg`` -> ``Luis_Fonsi`` (the
+    YouTube Faces / Udacity naming: the person's name, then the frame number)."""
+    stem = Path(str(name)).stem
+    return _FRAME_NUMBER.sub("", stem) or stem
+
+
+def split_by_person(split: KeypointSplit, fraction: float = 0.15, seed: int = 0
+                    ) -> tuple[KeypointSplit, KeypointSplit]:
+    """(kept, held out): whole people held out, about ``fraction`` of the faces, chosen by ``seed``.
+
+    Frames of one person are near-duplicates, so a split by frame flatters a model: it is scored on
+    people it was trained on. This one scores it on people it never saw."""
+    if not split.names or len(split.names) != len(split):
+        raise DataError("Holding out whole people needs the picture names (they carry the person).")
+    if not 0 < fraction < 1:
+        raise DataError(f"The held-out share must be between 0 and 1, not {fraction}.")
+    people = sorted({person_of(n) for n in split.names})
+    if len(people) < 2:
+        raise DataError("Holding out whole people needs pictures of at least two people.")
+    order = torch.randperm(len(people), generator=torch.Generator().manual_seed(seed)).tolist()
+    count: dict[str, int] = {}
+    for n in split.names:
+        count[person_of(n)] = count.get(person_of(n), 0) + 1
+    held, target = set(), fraction * len(split)
+    for i in order:
+        if sum(count[p] for p in held) >= target or len(held) == len(people) - 1:
+            break
+        held.add(people[i])
+    mask = torch.tensor([person_of(n) in held for n in split.names])
+    return split.subset(torch.nonzero(~mask).flatten()), split.subset(torch.nonzero(mask).flatten())
+
+
+def hold_out_people(dataset: KeypointDataset, fraction: float = 0.15, seed: int = 0) -> KeypointDataset:
+    """``dataset`` with its training faces split by person: the kept people train, the held-out people
+    become the test split (the data set's own test split is left out of it)."""
+    kept, held = split_by_person(dataset.train, fraction, seed)
+    return _finish(f"{dataset.name} (people held out)", kept, held, dataset.source, [], [],
+                   list(dataset.point_names))
+
+
 # --------------------------------------------------------------------------------------------- .npz
 def _read_npz(path: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     try:

@@ -337,6 +337,8 @@ def _keypoint_task(cfg, dataset=None, progress=None) -> KeypointTask:
 class KeypointPredictor:
     """A trained keypoint model, ready to predict points on face crops (eval mode, inference only)."""
 
+    runtime = "pytorch"       # what runs the model (app.engine.fast_inference has the onnxruntime one)
+
     def __init__(self, model: torch.nn.Module, meta: dict, device: torch.device):
         self.model = model
         self.meta = meta

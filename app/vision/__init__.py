@@ -40,6 +40,7 @@ class ModelChoice:
     label: str          # what the picker shows
     kind: str           # "shipped" or "run"
     nme: float | None   # test NME (fraction) when known
+    ms: float | None = None   # measured milliseconds per face on this computer (app.vision.speed), if timed
 
 
 def _nme_of(entry: dict) -> float | None:
@@ -55,18 +56,22 @@ def _nme_of(entry: dict) -> float | None:
 
 
 def shipped_keypoint_models() -> list[ModelChoice]:
-    """Shipped keypoint weights from weights/manifest.json, best (lowest test NME) first."""
+    """Shipped keypoint weights from weights/manifest.json, best (lowest test NME) first, with their time
+    per face on this computer when it was measured (``app.vision.speed``)."""
     from app.core.weights import list_weights
+    from app.vision.speed import saved_timings, speed_words
 
     try:
         entries = list_weights(KEYPOINT_TASK)
     except Exception:      # a damaged manifest must not break the tab: no shipped models then
         return []
+    timings = saved_timings()
     out = []
     for name, e in entries.items():
-        nme = _nme_of(e)
-        label = f"{name} (shipped" + (f"): {error_words(nme)}" if nme is not None else ")")
-        out.append(ModelChoice(name, label, "shipped", nme))
+        nme, ms = _nme_of(e), timings.get(name)
+        facts = [f for f in (error_words(nme) if nme is not None else "", speed_words(ms)) if f]
+        label = f"{name} (shipped" + (f"): {', '.join(facts)}" if facts else ")")
+        out.append(ModelChoice(name, label, "shipped", nme, ms))
     out.sort(key=lambda c: (c.nme is None, c.nme if c.nme is not None else 0.0, c.key))
     return out
 
@@ -94,14 +99,16 @@ def keypoint_model_choices(root: str | Path | None = None) -> list[ModelChoice]:
 
 
 def default_keypoint_model() -> str:
-    """The name of the better shipped keypoint model (lowest test NME)."""
+    """The shipped keypoint model the live view opens with: the most accurate one that is quick enough on
+    this computer when the models were timed here (``app.vision.speed``), else the most accurate one."""
     from app.core.errors import UserError
+    from app.vision.speed import Timed, choose_live_model
 
     shipped = shipped_keypoint_models()
     if not shipped:
         raise UserError("No keypoint model is shipped in weights/ (weights/manifest.json has none); "
                         "train one with 'visiondesk keypoints train' and pass its best.pt.")
-    return shipped[0].key
+    return choose_live_model(Timed(c.key, c.nme, c.ms) for c in shipped) or shipped[0].key
 
 
 def resolve_model(name: str | None) -> str:

@@ -103,6 +103,7 @@ class LiveSummary:
     model: str
     device: str
     recorded: list[str] = field(default_factory=list)
+    runtime: str = "pytorch"         # what ran the model: "onnxruntime" or "pytorch"
 
     @property
     def fps(self) -> float:
@@ -135,7 +136,7 @@ class LiveSession:
     def __init__(self, source: FrameSource, model: str = "default", *, device: str = "cpu",
                  smoothing: bool = True, mirror: bool = False, lines: bool = True, redetect_every: int = 10,
                  threads: int | None = None, realtime: bool = True, max_frames: int = 0,
-                 predictor=None, detector=None,
+                 predictor=None, detector=None, runtime: str = "auto",
                  load_predictor: Callable[[str, str], Any] | None = None,
                  make_detector: Callable[[], Any] | None = None,
                  on_result: Callable[[FrameResult, LiveStats], None] | None = None,
@@ -150,6 +151,9 @@ class LiveSession:
         self.max_frames = int(max_frames)
         self.predictor = predictor
         self.detector = detector
+        # "auto": a PyTorch keypoint model runs in onnxruntime on the CPU when that gives the same points;
+        # anything else runs the predictor as given
+        self.runtime = runtime
         self._load_predictor = load_predictor or _load_predictor
         self._make_detector = make_detector or _make_detector
         self.on_result = on_result
@@ -212,7 +216,18 @@ class LiveSession:
         device = getattr(self.predictor, "device", self.device)
         return LiveSummary(n, time.perf_counter() - t0, {k: (v / n if n else 0.0) for k, v in self._sums.items()},
                            self._faces / n if n else 0.0, self._detections, self.threads, self.model,
-                           str(device), list(self._recorded))
+                           str(device), list(self._recorded), getattr(self.predictor, "runtime", "pytorch"))
+
+    def _speed_up(self) -> None:
+        """Run a PyTorch keypoint model through onnxruntime (same points, about 2-3x sooner on a CPU);
+        when that cannot be done the model stays in PyTorch and the user is told why."""
+        from app.engine.fast_inference import OnnxKeypointPredictor, onnx_predictor
+        from app.engine.keypoints import KeypointPredictor
+
+        if isinstance(self.predictor, KeypointPredictor) and not isinstance(self.predictor, OnnxKeypointPredictor):
+            self.predictor, note = onnx_predictor(self.predictor, self.threads)
+            if note:
+                self._status("note", note)       # a fact, not a fault: the live view works either way
 
     def _status(self, state: str, message: str = "") -> None:
         if self.on_status is not None:
@@ -229,6 +244,8 @@ class LiveSession:
             shown = Path(self.model).name if ("/" in self.model or "\\" in self.model) else self.model
             self._status("loading", f"Loading the model {shown}…")
             self.predictor = self._load_predictor(self.model, self.device)
+        if self.runtime == "auto":
+            self._speed_up()
         if self._stop.is_set():
             return
         detector = self.detector if self.detector is not None else self._make_detector()

@@ -80,6 +80,16 @@ def _distance(a, b) -> float:
     return float(np.linalg.norm(ca - cb)) / max(sa, sb)
 
 
+#: One-Euro settings (min_cutoff Hz, beta) of the face's rigid motion and of its shape. Chosen on the shared
+#: face video by replaying the raw points of a pass through the filter (``bench/webcam_fps.py`` measures
+#: jitter and lag): the earlier (2, 12) / (1, 5) left 0.71% jitter (of the eye-corner distance) with the
+#: smoothed face trailing 4.7 px on the fastest frames (kp-cnn4; kp-resnet18 0.63% / 4.8 px); a motion
+#: filter that opens up much sooner with speed (beta 60) and a calmer shape (0.5, 2) give 0.56% / 2.0 px
+#: (kp-resnet18 0.53% / 2.0 px): steadier points that also keep up with a moving head.
+MOTION_FILTER = (2.0, 60.0)
+SHAPE_FILTER = (0.5, 2.0)
+
+
 class PointSmoother:
     """One-Euro smoothing of a face's points (P, 2): rigid motion and shape filtered separately.
 
@@ -87,7 +97,7 @@ class PointSmoother:
     relative to them. ``norm``: the face size (pixels) that makes the units scale-free.
     """
 
-    def __init__(self, motion: tuple[float, float] = (2.0, 12.0), shape: tuple[float, float] = (1.0, 5.0),
+    def __init__(self, motion: tuple[float, float] = MOTION_FILTER, shape: tuple[float, float] = SHAPE_FILTER,
                  d_cutoff: float = 1.0):
         self.centre = OneEuroFilter(motion[0], motion[1], d_cutoff)
         self.size = OneEuroFilter(motion[0], motion[1], d_cutoff)
@@ -130,8 +140,8 @@ class FaceTracker:
     (the model) -> ``update_points(points_per_box, t)`` -> the points to show.
     """
 
-    def __init__(self, redetect_every: int = 10, smoothing: bool = True, motion: tuple[float, float] = (2.0, 12.0),
-                 shape: tuple[float, float] = (1.0, 5.0), d_cutoff: float = 1.0, match_distance: float = 0.5,
+    def __init__(self, redetect_every: int = 10, smoothing: bool = True, motion: tuple[float, float] = MOTION_FILTER,
+                 shape: tuple[float, float] = SHAPE_FILTER, d_cutoff: float = 1.0, match_distance: float = 0.5,
                  keep_iou: float = 0.5,
                  max_misses: int = 2, spread_range: tuple[float, float] = (0.25, 0.85), max_faces: int = 4):
         self.redetect_every = max(1, int(redetect_every))

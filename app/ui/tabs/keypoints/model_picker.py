@@ -8,7 +8,9 @@ from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QToolBu
 
 from app.core.errors import UserError
 from app.ui.state import AppState
+from app.ui.workers import Jobs
 from app.vision import NME_HELP, ModelChoice
+from app.vision.speed import MODEL_BUDGET_MS, Timed, choose_live_model
 from app.vision.pipeline import live_torch_threads
 
 NO_MODEL = "No keypoint model yet (train one)"
@@ -41,6 +43,11 @@ class ModelPicker(QGroupBox):
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.combo.setToolTip(NME_HELP)
         self.combo.currentIndexChanged.connect(lambda _i: self.model_changed.emit())
+        # a model the person picked stays picked; until then the picker follows the speed-aware default
+        self.picked_by_person = False
+        self.combo.activated.connect(lambda _i: setattr(self, "picked_by_person", True))
+        self.jobs = Jobs(self)
+        self._choices: list[ModelChoice] = []
         self.refresh_button = QToolButton()
         self.refresh_button.setText("Refresh")
         self.refresh_button.setToolTip("List the shipped models and the best.pt of every keypoint run again")
@@ -62,20 +69,43 @@ class ModelPicker(QGroupBox):
         lay.addWidget(self.device_label)
 
     def set_choices(self, choices: list[ModelChoice]) -> None:
-        """Fill the picker (keeping the selection when it is still offered; else the first, the best shipped)."""
+        """Fill the picker. The person's own pick is kept while it is offered; otherwise the live default is
+        selected: the most accurate shipped model quick enough on this computer (``app.vision.speed``)."""
         current = self.combo.currentData()
+        self._choices = list(choices)
         self.combo.blockSignals(True)
         self.combo.clear()
         for c in choices:
             self.combo.addItem(c.label, c.key)
             tip = f"{c.key}\n\n{NME_HELP}" if c.nme is not None else c.key
+            if c.ms is not None:
+                tip += (f"\n\nTime per face on this computer: {c.ms:.1f} ms (the live view opens with the most "
+                        f"accurate shipped model that takes at most {MODEL_BUDGET_MS:.0f} ms).")
             self.combo.setItemData(self.combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         if self.combo.count() == 0:
             self.combo.addItem(NO_MODEL, None)
-        i = self.combo.findData(current) if current else -1
+        keep = self.combo.findData(current) if current and self.picked_by_person else -1
+        default = choose_live_model(Timed(c.key, c.nme, c.ms) for c in choices if c.kind == "shipped")
+        i = keep if keep >= 0 else self.combo.findData(default) if default else -1
         self.combo.setCurrentIndex(max(i, 0))
         self.combo.blockSignals(False)
+        if self.combo.currentData() != current:
+            self.model_changed.emit()
         self._fit()
+
+    def time_models_once(self, on_done) -> bool:
+        """Time the shipped models not yet timed on this computer, in the background (a second or two,
+        once per computer); ``on_done()`` runs on the GUI thread afterwards. False when nothing to time."""
+        from app.vision.speed import measure_shipped
+
+        missing = [c.key for c in self._choices if c.kind == "shipped" and c.ms is None]
+        if not missing or self.jobs.is_busy():
+            return False
+        self.jobs.run(lambda: measure_shipped(missing), lambda _result, _error: on_done())
+        return True
+
+    def shutdown(self) -> None:
+        self.jobs.shutdown(10000)
 
     def _fit(self) -> None:
         """Wide enough for the longest name in full (up to MAX_WIDTH; the tab makes room for it)."""
@@ -87,6 +117,7 @@ class ModelPicker(QGroupBox):
         if i < 0:
             self.combo.addItem(label or Path(key).parent.name or key, key)
             i = self.combo.count() - 1
+        self.picked_by_person = True           # a model the person trained or opened stays selected
         self.combo.setCurrentIndex(i)
         self._fit()
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QCheckBox, QFrame, QGroupBox, QHBoxLayout, QPushButton, QScrollArea, QSizePolicy,
                                QVBoxLayout, QWidget)
 
@@ -213,6 +213,16 @@ class KeypointsTab(QWidget):
         self.models.set_choices(keypoint_model_choices())
         self._fit_controls_width()
 
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().showEvent(event)
+        # the first time the tab is looked at on a computer, time the shipped models there (a second or
+        # two in the background) so the picker can open with the one that is quick enough for live video
+        QTimer.singleShot(1500, self._time_models)
+
+    def _time_models(self) -> None:
+        if self.isVisible() and not self.is_running():
+            self.models.time_models_once(self.refresh_models)
+
     def add_model(self, key: str, label: str | None = None) -> None:
         self.models.add_model(key, label)
         self._fit_controls_width()
@@ -322,6 +332,8 @@ class KeypointsTab(QWidget):
             self.message.show_message(text, "warn")
         elif state == "recorded":
             self.message.show_message(f"Video saved: {text}", "ok")
+        elif state == "note":
+            self.message.show_message(text, "info")
         elif state in ("loading", "opening"):
             self.view.set_hint(text)
             self.message.show_message(text, "info")
@@ -402,5 +414,6 @@ class KeypointsTab(QWidget):
         for w in list(self._stopping):
             w.wait(5000)
         self.sources.shutdown()
+        self.models.shutdown()
         self.train_panel.shutdown()
         self._set_idle()
