@@ -195,6 +195,8 @@ class TrainTab(QWidget):
         if raw["data_root"] is not None:
             raw["data_root"] = str(raw["data_root"])
         raw.update(self.values())
+        if spec.get("target"):      # a table (CSV): the column to predict, chosen in the Data tab
+            raw["extra"] = {**(raw.get("extra") or {}), "target": str(spec["target"])}
         return TrainConfig.from_dict(raw, source="The training settings")
 
     def copy_command(self) -> str:
@@ -384,7 +386,9 @@ class TrainTab(QWidget):
         ds = self.state.dataset
         if ds is None or str(spec.get("data") or ds.name) != cfg.data:
             return None
-        if (spec.get("data_root") or None) != (cfg.data_root or None) and cfg.data in ("folder",):
+        if (spec.get("data_root") or None) != (cfg.data_root or None) and cfg.data in ("folder", "csv"):
+            return None
+        if cfg.data == "csv" and (spec.get("target") or None) != ((cfg.extra or {}).get("target") or None):
             return None
         if (spec.get("image_size") or None) != (cfg.image_size or None):
             return None
