@@ -163,3 +163,89 @@ def test_bad_csv_files_get_the_loaders_plain_message(make_data_tab, qtbot, monke
         choose_target(qtbot, tab, "a")
         assert isinstance(tab.state.dataset, TableDataset) and tab.state.dataset.target == "a"
         assert tab.messages.messages()[0][0] == "ok"
+
+
+def layer_types(model_tab) -> list[str]:
+    """The 'type' column of the Model tab's layer table, as shown."""
+    m = model_tab.table.layer_model
+    return [m.data(m.index(r, 1)) for r in range(m.rowCount())]
+
+
+def test_table_flows_to_model_train_and_try_it(qtbot, settings, monkeypatch, tmp_path):
+    """Load a CSV in the Data tab -> the Model tab offers table models (mlp with tanh from its drop-down)
+    -> the Train tab trains it -> config.json records the target and the layer choice -> Try it takes a
+    typed row, and a past run reopened later still offers the form."""
+    from app.engine.tabular import load_table_model, predict_row
+    from app.ui.tabs.model_tab import ModelTab
+    from app.ui.tabs.train import TrainTab
+
+    monkeypatch.setenv("VISIONDESK_HOME", str(tmp_path / "home"))
+    path = write_people(tmp_path / "people.csv", n=160)
+    state = AppState(settings)
+    state.set_model("cnn4")
+    data = DataTab(state)
+    model = ModelTab(state)
+    train = TrainTab(state)
+    for w in (data, model, train):
+        qtbot.addWidget(w)
+        w.resize(1100, 720)
+    try:
+        wait_idle(qtbot, data)
+        open_csv_by_browse(qtbot, data, monkeypatch, path)
+        assert isinstance(state.dataset, TableDataset)
+        # the picture model gave way to logistic regression, and picture models are greyed out
+        assert state.model_name == "logistic" and "logistic regression" in model.messages.text
+        assert model.model_list.problem("cnn4") and not model.model_list.problem("mlp")
+        assert "numbers per row" in model.data_label.text()
+        assert model.select_model("mlp")
+        act = model._option_widgets["activation"]
+        assert isinstance(act, QComboBox) and act.currentText() == "ReLU"
+        act.setCurrentIndex(act.findData("tanh"))
+        assert state.model_options.get("activation") == "tanh"
+        qtbot.waitUntil(lambda: "Tanh" in layer_types(model), timeout=TIMEOUT)
+        assert "ReLU" not in layer_types(model)
+        assert "table people.csv" in train.settings_page.summary.text()
+
+        train.set_values({"epochs": 3, "device": "cpu", "batch_size": 32})
+        qtbot.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: train.last_result is not None and not train.runner.is_running(), timeout=30_000)
+        run = train.run_dir
+        cfg = json.loads((run / "config.json").read_text())
+        assert cfg["data"] == "csv" and cfg["data_root"] == str(path) and cfg["model"] == "mlp"
+        assert cfg["extra"]["target"] == "Survived" and cfg["model_options"]["activation"] == "tanh"
+        assert (run / "curves.png").stat().st_size > 0
+
+        page = train.try_page
+        qtbot.waitUntil(lambda: bool(page.row_form.fields), timeout=TIMEOUT)
+        assert page.row_form.isVisibleTo(page) and not page.image.isVisibleTo(page)
+        form = page.row_form
+        assert set(form.fields) == {"Pclass", "Sex", "Age", "Fare"}
+        sex = form.fields["Sex"]
+        assert isinstance(sex, QComboBox) and [sex.itemText(i) for i in range(sex.count())] == ["female", "male"]
+        assert isinstance(form.fields["Age"], QLineEdit)
+        form.set_row({"Pclass": "1", "Sex": "female", "Age": "30", "Fare": "80"})
+        qtbot.mouseClick(form.predict_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: bool(form.last), timeout=TIMEOUT)
+        expected = predict_row(load_table_model(run), form.row())
+        assert [c for c, _ in form.last] == [c for c, _ in expected]
+        assert abs(sum(p for _, p in form.last) - 1) < 1e-5 and page.bars.rows[0][0] == form.last[0][0]
+        assert "the model says" in page.truth.text()
+        # text in a number column: the engine's plain message, nothing crashes
+        form.fields["Age"].setText("thirty")
+        qtbot.mouseClick(form.predict_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "Age must be a number" in train.message.text, timeout=TIMEOUT)
+        # a row of the file, with its true class
+        form.fields["Age"].setText("")
+        qtbot.mouseClick(form.example_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "The file says" in page.truth.text(), timeout=TIMEOUT)
+
+        # the second step: the run reopened in a fresh Train tab offers the same form
+        other = TrainTab(AppState(settings))
+        qtbot.addWidget(other)
+        other.open_run(run)
+        qtbot.waitUntil(lambda: bool(other.try_page.row_form.fields), timeout=TIMEOUT)
+        assert set(other.try_page.row_form.fields) == set(form.fields)
+        other.shutdown() if hasattr(other, "shutdown") else None
+    finally:
+        for w in (data, model, train):
+            w.shutdown()
