@@ -128,6 +128,7 @@ class ModelTab(QWidget):
         self._update_data_label()
         self._update_problems()
         self._choose(name, self._saved_options(name), announce=True)
+        self._follow_table()
 
     # ------------------------------------------------------------------------------- layout --
     def _build_ui(self) -> None:
