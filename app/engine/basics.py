@@ -624,7 +624,9 @@ def verdict(settings: BasicsSettings, result: Any, steps_done: int = 0) -> Verdi
         text = (f"Done: **{line_formula(w, b)}** (the true line is y = 10 x + 4); "
                 f"loss {_fmt(m.get('loss', math.nan))}.")
         if abs(w - TRUE_W) < 0.05 and abs(b - TRUE_B) < 0.5:
-            return Verdict("ok", text + f" The loss is down at the noise level (≈ {_fmt(s.noise ** 2, 3)}): "
+            # the smallest loss the noise leaves: its variance (uniform noise: width² / 12) per point
+            floor = s.noise ** 2 / (12 if s.noise_kind == "uniform" else 1) * (LINE_POINTS if s.loss == "sum" else 1)
+            return Verdict("ok", text + f" The loss is down at the noise level (≈ {_fmt(floor, 3)}): "
                                         "this line is as good as these noisy points allow.")
         if not s.standardise:
             return Verdict("warn", text + " w and b are not there yet: with raw x, a learning rate small enough "
