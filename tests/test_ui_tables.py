@@ -94,9 +94,9 @@ def test_csv_preview_summaries_and_target_picker(make_data_tab, qtbot, monkeypat
     combo = tab.preview.target_combo
     assert combo.currentData() == "Survived" and "(suggested)" in combo.currentText()
     rows = summary_rows(tab)
-    assert rows["Name"][1] == "free text, dropped"
-    assert rows["Sex"][1] == "category" and rows["Sex"][2] == str(sum(1 for i in range(120) if i % 11 == 0))
-    assert rows["Age"][1] == "number" and rows["Age"][2] == str(sum(1 for i in range(120) if i % 7 == 0))
+    assert rows["Name"][1] == "free text, dropped" and rows["Name"][3] == "120 different, e.g. Person0, Mr. A"
+    assert rows["Sex"][1] == "category" and rows["Sex"][2] == f"{sum(1 for i in range(120) if i % 11 == 0)} filled"
+    assert rows["Age"][1] == "number" and rows["Age"][2] == f"{sum(1 for i in range(120) if i % 7 == 0)} filled"
     assert rows["Ship"][1] == "dropped" and rows["PassengerId"][1] == "dropped"
     assert rows["Survived"][1] == "to predict"
     assert tab.preview.rows.rowCount() == 20 and tab.preview.rows.columnCount() == 8

@@ -270,7 +270,7 @@ class DataTab(QWidget):
         self.path_row.setVisible(key != SAMPLE)
         folder = key == FOLDER
         self.path_label.setVisible(key != SAMPLE)
-        self.hint.setVisible(key != SAMPLE)
+        self.hint.setVisible(key not in (SAMPLE, TABLE))     # a table's description says it all
         self.path_label.setText("Image folder:" if folder else "CSV file:" if key == TABLE else "Data folder:")
         self.size_label.setVisible(folder)
         self.size_combo.setVisible(folder)
@@ -280,8 +280,7 @@ class DataTab(QWidget):
         if key == TABLE:
             self.path_edit.setText(str(self.settings.value(_K_CSV, "") or ""))
             self.path_edit.setPlaceholderText("A CSV file: one row per example, one column to predict")
-            self.hint.setText("Numbers are standardised, text with few values becomes one column per value, "
-                              "free text (names) is left out.")
+            self.hint.setText("")
         elif folder:
             self.path_edit.setText(str(self.settings.value(_K_FOLDER, "") or ""))
             self.path_edit.setPlaceholderText("A folder with one sub-folder of images per class")

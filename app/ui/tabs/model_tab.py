@@ -80,7 +80,7 @@ CHOICE_TEXT: dict[str, dict[str, str]] = {
     "activation": {k: v[0] for k, v in ACTIVATIONS.items()},
     "loss": {k: v.replace("log-softmax", "LogSoftmax") for k, v in LOSSES.items()},
 }
-TABLE_PROBLEM = "it is made for pictures; a table (CSV file) trains " + ", ".join(TABLE_MODELS) + "."
+TABLE_PROBLEM = "is made for pictures; a table (CSV file) trains " + ", ".join(TABLE_MODELS) + "."
 _K_OPTIONS = "model/options/"
 _BUSY_DELAY_MS = 150
 _DEBOUNCE_MS = 200
@@ -213,7 +213,7 @@ class ModelTab(QWidget):
         self.messages = MessageArea()
         rcol.addWidget(self.messages)
 
-        layers = QGroupBox("Layers")
+        layers = QGroupBox()      # titled by its tab
         lcol = QVBoxLayout(layers)
         self.totals = QLabel()
         self.totals.setWordWrap(True)
@@ -499,7 +499,7 @@ class ModelTab(QWidget):
             self.model_list.set_problems({})
             return
         if isinstance(ds, TableDataset):
-            self.model_list.set_problems({n: None if n in TABLE_MODELS else f"{n}: {TABLE_PROBLEM}" for n in self.infos})
+            self.model_list.set_problems({n: None if n in TABLE_MODELS else f"{n} {TABLE_PROBLEM}" for n in self.infos})
             return
         c, h, w = ds.input_shape
         self.model_list.set_problems({n: fit_problem(i, c, (h, w)) for n, i in self.infos.items()})

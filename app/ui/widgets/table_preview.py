@@ -25,7 +25,7 @@ from app.data.table import PREVIEW_ROWS, TableDataset, load_csv, read_csv, sugge
 CSV_FILTER = "Tables (*.csv *.csv.gz *.tsv *.txt);;All files (*)"
 KIND_TEXT = {"number": "number", "category": "category", "target": "to predict", "dropped": "dropped"}
 KIND_COLOUR = {"number": "#1b3a5c", "category": "#4a2a6b", "target": "#1d4a2a", "dropped": "#8a8a8a"}
-SUMMARY_HEADERS = ("Column", "Kind", "Blanks filled", "Values", "What VisionDesk does with it")
+SUMMARY_HEADERS = ("Column", "Kind", "Blank cells", "Values", "What VisionDesk does with it")
 
 
 class TargetProblem(DataError):
@@ -70,9 +70,12 @@ def table_messages(ds: TableDataset) -> list[tuple[str, str]]:
 
 
 def _value_text(col) -> str:
-    """A number column's range, else its most common values with their counts."""
+    """A number column's range, free text's count and one example, else the most common values and counts."""
     if col.minimum is not None and (col.kind == "number" or col.distinct > 8):
         return f"{col.minimum:.4g} to {col.maximum:.4g} (mean {col.mean:.4g})"
+    if col.kind == "dropped" and col.distinct > 8 and col.top:
+        example = col.top[0][0] if len(col.top[0][0]) <= 32 else col.top[0][0][:31] + "…"
+        return f"{col.distinct:,} different, e.g. {example}"
     shown = ", ".join(f"{v} ({n})" for v, n in col.top[:4])
     more = f", … {col.distinct} in all" if col.distinct > len(col.top[:4]) else ""
     return shown + more
@@ -170,7 +173,8 @@ class TablePreview(QWidget):
             kind = KIND_TEXT.get(c.kind, c.kind)
             if c.kind == "dropped" and c.note.startswith("free text"):
                 kind = "free text, dropped"
-            filled = "—" if not c.blanks else f"{c.blanks:,}" + (" (rows left out)" if c.kind == "target" else "")
+            filled = ("—" if not c.blanks else f"{c.blanks:,} " + ("rows left out" if c.kind == "target" else
+                                                                  "(column not used)" if c.kind == "dropped" else "filled"))
             cells = (c.name, kind, filled, _value_text(c), c.note)
             for k, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -180,6 +184,7 @@ class TablePreview(QWidget):
                 if c.kind == "dropped":
                     item.setForeground(QColor(KIND_COLOUR["dropped"]))
                 self.summary.setItem(r, k, item)
+        self._fit_summary_height()
         self._fill_rows(header, ds.preview, {c.name: c.kind for c in ds.columns})
         self.rows_box.setTitle(f"First {min(len(ds.preview), PREVIEW_ROWS)} rows of {Path(ds.source).name}")
 
@@ -192,6 +197,12 @@ class TablePreview(QWidget):
         self.summary.setRowCount(0)
         self._fill_rows(header, rows, {})
         self.rows_box.setTitle(f"First rows of {Path(source).name}" if source else "First rows of the file")
+
+    def _fit_summary_height(self) -> None:
+        """The column list takes the height of its rows (no empty band); the first rows get the rest."""
+        t = self.summary
+        rows = sum(t.rowHeight(r) for r in range(t.rowCount()))
+        t.setMaximumHeight(max(t.minimumHeight(), t.horizontalHeader().height() + rows + 2 * t.frameWidth() + 20))
 
     def clear(self) -> None:
         self.dataset = None

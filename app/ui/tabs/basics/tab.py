@@ -125,7 +125,7 @@ class BasicsTab(QWidget):
         # the course's line lesson: summed squared error, uniform noise, and its exact setting in one click
         self.noise_kind_combo = QComboBox()
         self.noise_kind_combo.addItem("normal", "normal")
-        self.noise_kind_combo.addItem("uniform 0 to noise", "uniform")
+        self.noise_kind_combo.addItem("uniform", "uniform")
         self.noise_kind_combo.setToolTip("Normal: noise × a bell curve around 0 (the noise is its spread). "
                                          "Uniform: noise × a number between 0 and 1, as the course's np.random.rand.")
         noise_row = QHBoxLayout()
@@ -146,11 +146,8 @@ class BasicsTab(QWidget):
         self.preset_nan_button.setToolTip("The course's setting with a learning rate 100 times larger: see the "
                                           "loss become NaN, and why.")
         self.preset_nan_button.clicked.connect(lambda: self.apply_preset("line-lesson", lr=1e-6))
-        preset_row = QHBoxLayout()
-        preset_row.setContentsMargins(0, 0, 0, 0)
-        preset_row.addWidget(self.preset_button)
-        preset_row.addWidget(self.preset_nan_button)
-        lf.addRow(preset_row)
+        lf.addRow("Course:", self.preset_button)
+        lf.addRow("", self.preset_nan_button)
         self.settings_stack.addWidget(line_form)
 
         sine_form = QWidget()
