@@ -249,3 +249,37 @@ def test_table_flows_to_model_train_and_try_it(qtbot, settings, monkeypatch, tmp
     finally:
         for w in (data, model, train):
             w.shutdown()
+
+
+@pytest.mark.parametrize("window", [(1024, 700), (1920, 1080)])
+def test_table_preview_model_calculator_and_basics_presets_are_not_cut(qtbot, settings, monkeypatch, tmp_path, window):
+    from layout_checks import squeezed, tab_area
+
+    from app.ui.tabs.basics import BasicsTab
+    from app.ui.tabs.model_tab import ModelTab
+
+    w, h = tab_area(*window)
+    state = AppState(settings)
+    data = DataTab(state)
+    model = ModelTab(state)
+    basics = BasicsTab(state)
+    try:
+        for tab in (data, model, basics):
+            qtbot.addWidget(tab)
+            tab.resize(w, h)
+            tab.show()
+        wait_idle(qtbot, data)
+        open_csv_by_browse(qtbot, data, monkeypatch, write_people(tmp_path / "people.csv"))
+        model.lower_tabs.setCurrentWidget(model.calculator)
+        qtbot.wait(30)
+        assert squeezed(data) == [] and squeezed(model) == [] and squeezed(basics) == []
+        assert data.preview.rows.viewport().height() >= 3 * data.preview.rows.rowHeight(0)
+        # the Basics controls (with the preset buttons) fit their column: nothing scrolls sideways
+        from PySide6.QtWidgets import QScrollArea
+
+        column = basics.findChildren(QScrollArea)[0]
+        assert column.widget().width() <= column.viewport().width()
+        assert basics.preset_nan_button.isVisibleTo(basics)
+    finally:
+        for tab in (data, model, basics):
+            tab.shutdown()
