@@ -214,6 +214,10 @@ def test_table_flows_to_model_train_and_try_it(qtbot, settings, monkeypatch, tmp
         assert cfg["data"] == "csv" and cfg["data_root"] == str(path) and cfg["model"] == "mlp"
         assert cfg["extra"]["target"] == "Survived" and cfg["model_options"]["activation"] == "tanh"
         assert (run / "curves.png").stat().st_size > 0
+        train.views.setCurrentWidget(train.results)          # the Results page of a table run: no pictures
+        m = train.results.confusion.matrix
+        assert m.shape == (2, 2) and int(m.sum()) == len(state.dataset.test)
+        assert not train.results.gallery_box.isVisibleTo(train.results)
 
         page = train.try_page
         qtbot.waitUntil(lambda: bool(page.row_form.fields), timeout=TIMEOUT)
