@@ -64,9 +64,14 @@ class RowForm(QWidget):
         col.addWidget(self.title)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         inner = QWidget()
-        self.form = QFormLayout(inner)
+        inner_col = QVBoxLayout(inner)
+        inner_col.setContentsMargins(0, 0, 0, 0)
+        self.form = QFormLayout()
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        inner_col.addLayout(self.form)
         self.scroll.setWidget(inner)
         col.addWidget(self.scroll, 1)
         row = QHBoxLayout()
@@ -80,7 +85,8 @@ class RowForm(QWidget):
         row.addWidget(self.predict_button)
         row.addWidget(self.example_button)
         row.addStretch(1)
-        col.addLayout(row)
+        inner_col.addLayout(row)            # the buttons right under the last field
+        inner_col.addStretch(1)
 
     # -- which model -------------------------------------------------------------------------------
     @property
@@ -147,7 +153,7 @@ class RowForm(QWidget):
                     w.addItem(v, v)
                 w.setCurrentIndex(max(0, w.findData(c["fill"])))
                 w.setToolTip(f"One of the {len(c['values'])} values this column had in training.")
-            w.setMinimumWidth(140)
+            w.setMinimumWidth(180)
             self.fields[c["name"]] = w
             self.form.addRow(c["name"] + ":", w)
         self.title.setText(f"Type a row for the model that predicts <b>{model.encoder.target}</b> "
