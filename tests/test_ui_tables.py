@@ -213,6 +213,9 @@ def test_table_flows_to_model_train_and_try_it(qtbot, settings, monkeypatch, tmp
         cfg = json.loads((run / "config.json").read_text())
         assert cfg["data"] == "csv" and cfg["data_root"] == str(path) and cfg["model"] == "mlp"
         assert cfg["extra"]["target"] == "Survived" and cfg["model_options"]["activation"] == "tanh"
+        assert cfg["augment"] is False
+        line = train.copy_command()          # the same run without the window
+        assert f"--data csv --data-root {path} --target Survived --model mlp" in line and "--no-augment" in line
         assert (run / "curves.png").stat().st_size > 0
         train.views.setCurrentWidget(train.results)          # the Results page of a table run: no pictures
         m = train.results.confusion.matrix

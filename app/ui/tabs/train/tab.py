@@ -197,6 +197,7 @@ class TrainTab(QWidget):
         raw.update(self.values())
         if spec.get("target"):      # a table (CSV): the column to predict, chosen in the Data tab
             raw["extra"] = {**(raw.get("extra") or {}), "target": str(spec["target"])}
+            raw["augment"] = False  # rows are not pictures (the engine never augments them): config.json says so
         return TrainConfig.from_dict(raw, source="The training settings")
 
     def copy_command(self) -> str:
