@@ -30,6 +30,22 @@ def right_click_export(qtbot, view) -> "object":
     return dialog
 
 
+def dispose_export_dialog(view) -> None:
+    """Close pyqtgraph's export dialog and cut its cycle with the scene now (dialog -> scene -> dialog, a
+    rectangle item in the scene), so it is freed here and not by a garbage collection during a later test."""
+    scene = view.scene()
+    dialog = getattr(scene, "exportDialog", None)
+    if dialog is None:
+        return
+    files = getattr(dialog.currentExporter, "fileDialog", None)
+    if files is not None:
+        files.close()
+    dialog.close()
+    scene.removeItem(dialog.selectBox)
+    scene.exportDialog = None
+    dialog.scene = dialog.currentExporter = None
+
+
 def export_as(qtbot, dialog, fmt_words: str, path) -> None:
     """In the export dialog: the chart is selected, choose the format, press Export, save as ``path``."""
     tree = dialog.ui.itemTree
@@ -67,6 +83,8 @@ def test_curves_export_png_and_csv_from_the_right_click_menu(qtbot, curves, tmp_
     assert len(rows) >= 4 and len(rows[0]) >= 2
     numbers = {round(float(v), 4) for r in rows[1:] for v in r if v}
     assert {1.2, 0.6, 0.4} <= numbers and {1.0, 2.0, 3.0} <= numbers   # the test losses at epochs 1, 2, 3
+    for view in (curves.acc_view, curves.loss_view):
+        dispose_export_dialog(view)
 
 
 def test_confusion_matrix_exports_png_and_its_numbers_as_csv(qtbot, tmp_path):
@@ -84,3 +102,4 @@ def test_confusion_matrix_exports_png_and_its_numbers_as_csv(qtbot, tmp_path):
     dialog = right_click_export(qtbot, view.view)
     export_as(qtbot, dialog, "Image File", tmp_path / "confusion.png")
     assert Image.open(tmp_path / "confusion.png").size[0] > 100
+    dispose_export_dialog(view.view)

@@ -6,7 +6,6 @@ the app settings between sessions, and puts back a model's suggested settings.
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
 from PySide6.QtCore import Qt
