@@ -112,7 +112,7 @@ class TablePreview(QWidget):
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.setChildrenCollapsible(False)
-        cols_box = QGroupBox("Columns")
+        cols_box = self.columns_box = QGroupBox("Columns")
         ccol = QVBoxLayout(cols_box)
         self.summary = QTableWidget(0, len(SUMMARY_HEADERS))
         self.summary.setHorizontalHeaderLabels(SUMMARY_HEADERS)
@@ -133,8 +133,8 @@ class TablePreview(QWidget):
         self.rows.setMinimumHeight(110)
         rcol.addWidget(self.rows)
         split.addWidget(rows_box)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
         col.addWidget(split, 1)
 
     @staticmethod
@@ -202,7 +202,10 @@ class TablePreview(QWidget):
         """The column list takes the height of its rows (no empty band); the first rows get the rest."""
         t = self.summary
         rows = sum(t.rowHeight(r) for r in range(t.rowCount()))
-        t.setMaximumHeight(max(t.minimumHeight(), t.horizontalHeader().height() + rows + 2 * t.frameWidth() + 20))
+        need = max(t.minimumHeight(), t.horizontalHeader().height() + rows + 2 * t.frameWidth() + 20)
+        m = self.columns_box.layout().contentsMargins()
+        title = self.columns_box.fontMetrics().height() + 8
+        self.columns_box.setMaximumHeight(need + m.top() + m.bottom() + title)
 
     def clear(self) -> None:
         self.dataset = None
