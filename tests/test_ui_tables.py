@@ -290,3 +290,17 @@ def test_table_preview_model_calculator_and_basics_presets_are_not_cut(qtbot, se
     finally:
         for tab in (data, model, basics):
             tab.shutdown()
+
+
+def test_a_loaded_table_is_not_offered_to_the_gan(qtbot, settings, tmp_path):
+    from app.data.table import load_csv
+    from app.ui.tabs.gan.settings import STATE, GanSettings
+    from helpers import tiny_dataset
+
+    state = AppState(settings)
+    gan = GanSettings(state)
+    qtbot.addWidget(gan)
+    state.set_dataset(tiny_dataset(), {"data": "tiny"})
+    assert gan.data_choice.findData(STATE) == 0
+    state.set_dataset(load_csv(write_people(tmp_path / "people.csv")), {"data": "csv"})
+    assert gan.data_choice.findData(STATE) == -1 and gan.dataset() is None
