@@ -252,6 +252,9 @@ def test_table_flows_to_model_train_and_try_it(qtbot, settings, monkeypatch, tmp
         other.open_run(run)
         qtbot.waitUntil(lambda: bool(other.try_page.row_form.fields), timeout=TIMEOUT)
         assert set(other.try_page.row_form.fields) == set(form.fields)
+        qtbot.waitUntil(lambda: other.results.confusion.matrix.size > 0, timeout=TIMEOUT)   # its results too
+        assert int(other.results.confusion.matrix.sum()) == len(state.dataset.test)
+        assert other.message.level == "ok"
         other.shutdown() if hasattr(other, "shutdown") else None
     finally:
         for w in (data, model, train):

@@ -139,3 +139,13 @@ def is_table_run(run_dir: str | Path | None) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(cfg, dict) and str(cfg.get("data", "")).strip().lower() == "csv"
+
+
+@torch.no_grad()
+def test_probabilities(model: torch.nn.Module, dataset: TableDataset) -> torch.Tensor:
+    """(N, K) class probabilities of ``model`` (e.g. a ``Classifier``'s) for the table's test rows, on the CPU;
+    what ``Classifier.probabilities`` gives for images (which it would divide by 255)."""
+    net = unwrap(model)
+    device = next(net.parameters()).device
+    x = dataset.test.features.to(device)
+    return class_probabilities(net(x.view(len(x), 1, 1, -1)), output_kind(net)).cpu()

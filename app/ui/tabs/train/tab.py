@@ -432,7 +432,12 @@ class TrainTab(QWidget):
             ds = dataset if dataset is not None else load_data_for(cfg)
             if list(ds.classes) != clf.classes or tuple(ds.input_shape) != clf.input_shape:
                 raise UserError(f"The data set {run.data_name} does not match the model of this run any more.")
-            probs = clf.probabilities(ds.test.images)
+            if hasattr(ds.test, "features"):         # a table run: rows, not images
+                from app.engine.tabular import test_probabilities
+
+                probs = test_probabilities(clf.model, ds)
+            else:
+                probs = clf.probabilities(ds.test.images)
             return evaluation_details(probs, ds.test.labels, clf.classes), ds
 
         def done(result, error):
