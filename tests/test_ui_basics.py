@@ -162,3 +162,28 @@ def test_region_colours_and_log_ticks():
     assert [round(v) for v in levels[0][1]] == [-2, -1, 0, 1, 2, 3]
     assert [round(v) for v in axis.tickValues(-2.0, 10.0, 300)[0][1]] == [-2, 0, 2, 4, 6, 8, 10]   # <= 7 labels
     assert axis.tickStrings([5.0, -2.0, 0.0], 1, 1) == ["10⁵", "0.01", "1"]
+
+
+def test_course_preset_buttons_set_the_lesson_exactly_and_1e_6_explains_the_nan(qtbot, tab):
+    """The preset button sets the controls to the engine's preset (whose run reproduces w ≈ 10.00 and
+    b ≈ 4.1-4.2: tests/test_basics.py); its 1e-6 variant blows up and the tab says why in plain words."""
+    from app.engine.basics import preset
+
+    tab._select("spiral")
+    click(qtbot, tab.preset_button)
+    assert tab.experiment == "line"
+    assert tab.settings() == preset("line-lesson").replace(seconds=0.0)
+    assert "1e-8" in tab.message.text and "50,000 steps" in tab.message.text
+    assert "err.sum()" in tab.code_label.text() and ".mean()" not in tab.code_label.text()
+    click(qtbot, tab.preset_nan_button)
+    assert tab.settings() == preset("line-lesson").replace(seconds=0.0, lr=1e-6)
+    run_to_end(qtbot, tab)
+    text = tab.message.text
+    assert tab.message.messages()[0][0] == "warn"
+    assert "NaN" in text and "summed squared error of 10,000 points" in text and "the course uses 1e-8" in text
+    # the second step: back to the course's learning rate, a short run learns (no NaN)
+    click(qtbot, tab.preset_button)
+    tab.steps_spin.setValue(2000)
+    run_to_end(qtbot, tab)
+    assert isinstance(tab.last_result, Finished) and "NaN" not in tab.message.text
+    assert 9.9 < tab.last_result.metrics["w"] < 10.1

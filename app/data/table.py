@@ -150,6 +150,7 @@ class TableDataset:
     has_header: bool = True
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    suggested_target: str = ""  # the column ``suggest_target`` proposes (the Data tab marks it)
 
     @property
     def target(self) -> str:
@@ -336,8 +337,9 @@ def load_csv(path, target: Optional[str] = None, *, test_fraction: float = 0.2, 
     header, rows, has_header = read_csv(path)
     if not 0 < test_fraction < 1:
         raise DataError(f"The test share must be between 0 and 1, not {test_fraction}.")
+    suggested = suggest_target(header, rows)
     if target is None or str(target).strip() == "":
-        target = suggest_target(header, rows)
+        target = suggested
     t = _find_column(header, str(target).strip(), path.name)
     tname = header[t]
 
@@ -443,7 +445,7 @@ def load_csv(path, target: Optional[str] = None, *, test_fraction: float = 0.2, 
         name="csv", train=TableSplit(features[train_i], labels[train_i]),
         test=TableSplit(features[test_i], labels[test_i]), classes=classes, encoder=encoder,
         columns=summaries, header=header, preview=[list(r) for r in rows[:PREVIEW_ROWS]],
-        source=str(path), has_header=has_header, notes=notes)
+        source=str(path), has_header=has_header, notes=notes, suggested_target=suggested)
 
 
 def _find_column(header: list[str], target: str, filename: str) -> int:

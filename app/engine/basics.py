@@ -189,6 +189,13 @@ def preset(name: str) -> BasicsSettings:
     return PRESETS[name][1].replace()
 
 
+def noise_floor(s: BasicsSettings) -> float:
+    """The smallest loss the line's noise leaves: the noise's variance per point (normal: noise², uniform
+    between 0 and noise: noise² / 12), times the 10,000 points for the summed squared error."""
+    per_point = s.noise ** 2 / (12 if s.noise_kind == "uniform" else 1)
+    return per_point * (LINE_POINTS if s.loss == "sum" else 1)
+
+
 def recommended(experiment: str, optimizer: str) -> float:
     """A learning rate that works well for ``experiment`` with ``optimizer`` (for the line: with
     standardised x)."""
@@ -624,7 +631,7 @@ def verdict(settings: BasicsSettings, result: Any, steps_done: int = 0) -> Verdi
         text = (f"Done: **{line_formula(w, b)}** (the true line is y = 10 x + 4); "
                 f"loss {_fmt(m.get('loss', math.nan))}.")
         if abs(w - TRUE_W) < 0.05 and abs(b - TRUE_B) < 0.5:
-            return Verdict("ok", text + f" The loss is down at the noise level (≈ {_fmt(s.noise ** 2, 3)}): "
+            return Verdict("ok", text + f" The loss is down at the noise level (≈ {_fmt(noise_floor(s), 3)}): "
                                         "this line is as good as these noisy points allow.")
         if not s.standardise:
             return Verdict("warn", text + " w and b are not there yet: with raw x, a learning rate small enough "

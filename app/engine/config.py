@@ -57,6 +57,8 @@ class TrainConfig:
         parts = ["visiondesk", "train", "--data", self.data]
         if self.data_root:
             parts += ["--data-root", self.data_root]
+        if (self.extra or {}).get("target") and self.data.strip().lower() == "csv":
+            parts += ["--target", str(self.extra["target"])]
         if self.image_size:
             parts += ["--image-size", str(self.image_size)]
         parts += ["--model", self.model]

@@ -126,3 +126,26 @@ def evaluate_table(model: TableModel, dataset: TableDataset) -> dict[str, Any]:
     per_class = (cm.diag().float() / cm.sum(1).clamp(min=1).float()).tolist()
     return {"accuracy": float((pred == labels).float().mean()), "per_class_acc": per_class,
             "confusion": cm.tolist(), "classes": model.classes, "n": int(len(labels))}
+
+
+def is_table_run(run_dir: str | Path | None) -> bool:
+    """True when the run folder ``run_dir`` trained on a table (its config.json says ``data: csv``)."""
+    import json
+
+    if run_dir is None:
+        return False
+    try:
+        cfg = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(cfg, dict) and str(cfg.get("data", "")).strip().lower() == "csv"
+
+
+@torch.no_grad()
+def test_probabilities(model: torch.nn.Module, dataset: TableDataset) -> torch.Tensor:
+    """(N, K) class probabilities of ``model`` (e.g. a ``Classifier``'s) for the table's test rows, on the CPU;
+    what ``Classifier.probabilities`` gives for images (which it would divide by 255)."""
+    net = unwrap(model)
+    device = next(net.parameters()).device
+    x = dataset.test.features.to(device)
+    return class_probabilities(net(x.view(len(x), 1, 1, -1)), output_kind(net)).cpu()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -290,3 +291,47 @@ def calculate_text(text: str, input_shape: Sequence[int]) -> LayerCalc:
     """``calculate`` for a layer written as in PyTorch code, e.g. ``"nn.MaxPool2d(2)"``."""
     name, args, kwargs = parse_layer(text)
     return calculate(name, args, kwargs, input_shape)
+
+
+def parse_shape(text: str | Sequence[int]) -> tuple[int, ...]:
+    """``"1x28x28"`` (or ``1 × 28 × 28``, ``(1, 28, 28)``, ``784``) -> (1, 28, 28); a plain ``ModelError`` otherwise."""
+    if not isinstance(text, str):
+        return tuple(int(v) for v in text)
+    parts = [p for p in re.split(r"[x×X*,\s()\[\]]+", text.strip()) if p]
+    if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise ModelError(f"Write the input shape as channels x height x width, e.g. 1x28x28, or one number of "
+                         f"features, e.g. 784 (not {text.strip()!r}).")
+    shape = tuple(int(p) for p in parts)
+    if min(shape) < 1:
+        raise ModelError(f"Every size of the input shape must be at least 1 (not {text.strip()!r}).")
+    return shape
+
+
+def _literal(name: str, text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        raise ModelError(f"{name} must be a number, True/False or a pair like (3, 3); not {text!r}.") from None
+
+
+def calculate_fields(layer: str, fields: dict[str, str], input_shape: str | Sequence[int]) -> LayerCalc:
+    """``calculate`` from a form: ``fields`` maps argument names to the text typed for them (blank: the
+    default). Required arguments are passed by position while none is missing before them, the others by
+    name, so the layer reads as the lessons write it: ``Conv2d(1, 32, 5, padding=2)``."""
+    kind = _LOWER.get(str(layer).strip().lower())
+    if kind is None:
+        raise ModelError(f"The calculator knows {', '.join(LAYER_TYPES)}; not {layer!r}.")
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    gap = False
+    for name, default in LAYER_TYPES[kind].items():
+        text = str(fields.get(name, "") or "").strip()
+        if not text:
+            gap = gap or default is None
+            continue
+        value = _literal(name, text)
+        if default is None and not gap and not kwargs:
+            args.append(value)
+        else:
+            kwargs[name] = value
+    return calculate(kind, args, kwargs, parse_shape(input_shape))

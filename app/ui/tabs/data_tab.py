@@ -24,23 +24,27 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.data import DATASETS, Cancelled, DatasetNotFound, ImageDataset, load_dataset
+from app.data import DATASETS, TABLES, Cancelled, DatasetNotFound, ImageDataset, load_dataset
 from app.data.folder import WrongLevel
+from app.data.table import TableDataset
 from app.core.errors import OfflineError, UserError
 from app.core.paths import default_data_root
 from app.ui.state import AppState
 from app.ui.widgets.data_class_chart import ClassCountChart
 from app.ui.widgets.data_thumbnails import ThumbnailGrid
 from app.ui.widgets.messages import MessageArea
+from app.ui.widgets.table_preview import CSV_FILTER, TablePreview, TargetProblem, load_table, table_messages
 from app.ui.workers import Jobs, Worker, describe_error
 
 SAMPLE = "fashion-mnist-sample"
 BUILTIN = ("mnist", "fashion-mnist", "cifar10")
 FOLDER = "folder"
+TABLE = "csv"
 
 # (key, what the person sees in the list)
 SOURCES: list[tuple[str, str]] = [
@@ -49,15 +53,17 @@ SOURCES: list[tuple[str, str]] = [
     ("fashion-mnist", "Fashion-MNIST: clothes"),
     ("cifar10", "CIFAR-10: small colour photos"),
     (FOLDER, "My own image folder"),
+    (TABLE, "My own table (CSV file)"),
 ]
 TITLES = {SAMPLE: "Fashion-MNIST sample", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
-          "cifar10": "CIFAR-10", FOLDER: "Image folder"}
+          "cifar10": "CIFAR-10", FOLDER: "Image folder", TABLE: "Table"}
 SIZES: list[int | None] = [None, 28, 32, 48, 64, 96, 128, 160, 224]
 FEW_IMAGES = 5
 NEXT_STEPS = ("What next: this data set is ready to learn from (or choose your own pictures above). Pick a model "
               "in the Model tab, then press Start in the Train tab.")   # fewer training images than this in a class earns a warning
 
 _K_NAME, _K_ROOT, _K_FOLDER, _K_SIZE = "data/name", "data/root", "data/folder", "data/image_size"
+_K_CSV, _K_TARGET = "data/csv", "data/csv_target"
 
 
 def _note_level(note: str) -> str:
@@ -226,7 +232,13 @@ class DataTab(QWidget):
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 5)
         split.setSizes([520, 650])
-        outer.addWidget(split, 1)
+        # a table (CSV) is shown as its columns and first rows instead of images
+        self.views = QStackedWidget()
+        self.views.addWidget(split)
+        self.preview = TablePreview()
+        self.preview.targetChosen.connect(self._on_target_chosen)
+        self.views.addWidget(self.preview)
+        outer.addWidget(self.views, 1)
 
     # ------------------------------------------------------------------------------ choices --
     def current_source(self) -> str:
@@ -256,18 +268,22 @@ class DataTab(QWidget):
     def _update_controls(self) -> None:
         key = self.current_source()
         busy = self._job_id is not None
-        self.description.setText(DATASETS.get(key, ""))
+        self.description.setText(DATASETS.get(key, TABLES.get(key, "")))
         self.path_row.setVisible(key != SAMPLE)
         folder = key == FOLDER
         self.path_label.setVisible(key != SAMPLE)
-        self.hint.setVisible(key != SAMPLE)
-        self.path_label.setText("Image folder:" if folder else "Data folder:")
+        self.hint.setVisible(key not in (SAMPLE, TABLE))     # a table's description says it all
+        self.path_label.setText("Image folder:" if folder else "CSV file:" if key == TABLE else "Data folder:")
         self.size_label.setVisible(folder)
         self.size_combo.setVisible(folder)
         self.download_button.setVisible(key in BUILTIN)
         # The line edit shows the folder of the current kind of source.
         self.path_edit.blockSignals(True)
-        if folder:
+        if key == TABLE:
+            self.path_edit.setText(str(self.settings.value(_K_CSV, "") or ""))
+            self.path_edit.setPlaceholderText("A CSV file: one row per example, one column to predict")
+            self.hint.setText("")
+        elif folder:
             self.path_edit.setText(str(self.settings.value(_K_FOLDER, "") or ""))
             self.path_edit.setPlaceholderText("A folder with one sub-folder of images per class")
             self.hint.setText("Tip: you can also drag a folder from your file manager and drop it onto this tab.")
@@ -285,6 +301,10 @@ class DataTab(QWidget):
     def _on_source_changed(self, _index: int) -> None:
         self._update_controls()
         key = self.current_source()
+        if key == TABLE and not self.path_edit.text().strip():
+            self.messages.show_message("Choose a CSV file with Browse…: one row per example, a header row "
+                                       "with the column names, and a column to predict.", "info")
+            return
         if key == FOLDER and not self.path_edit.text().strip():
             self.messages.show_message("Choose a folder of images with Browse…, or drop one onto this "
                                        "tab. Put each class's images in its own sub-folder (e.g. cats/ and dogs/).", "info")
@@ -299,7 +319,11 @@ class DataTab(QWidget):
     def _browse(self) -> None:
         key = self.current_source()
         start = self.path_edit.text().strip() or str(Path.home())
-        if key == FOLDER:
+        if key == TABLE:
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a table (CSV file)", start, CSV_FILTER)
+            if path:
+                self.open_table(path)
+        elif key == FOLDER:
             path = QFileDialog.getExistingDirectory(self, "Choose an image folder (one sub-folder per class)", start)
             if path:
                 self.open_folder(path)
@@ -399,6 +423,26 @@ class DataTab(QWidget):
         self.path_edit.setText(str(path))
         self.load()
 
+    def open_table(self, path, target: str | None = None) -> None:
+        """Select the CSV file ``path`` and load it (``target``: the column to predict; None: the saved
+        choice for this file, else the suggested one)."""
+        if self._job_id is not None:
+            self.messages.show_message("A data set is still loading; wait for it or press Cancel first.", "warn")
+            return
+        if str(path) != str(self.settings.value(_K_CSV, "") or ""):
+            self.settings.setValue(_K_TARGET, "")      # another file: its own suggestion
+        self.settings.setValue(_K_CSV, str(path))
+        if target is not None:
+            self.settings.setValue(_K_TARGET, target)
+        self._set_source(TABLE)
+        self.path_edit.setText(str(path))
+        self.load()
+
+    def _on_target_chosen(self, target: str) -> None:
+        path = (self.loaded_spec.get("data_root") if self.loaded_spec.get("data") == TABLE else None) \
+            or self.path_edit.text().strip()
+        self.open_table(path, target)
+
     def load(self) -> None:
         """Load what the controls describe (in the background)."""
         self._start(download=False)
@@ -431,6 +475,14 @@ class DataTab(QWidget):
         text = self.path_edit.text().strip()
         if key == SAMPLE:
             return {"data": SAMPLE, "data_root": None, "image_size": None}
+        if key == TABLE:
+            if not text:
+                self.messages.show_message("Choose a CSV file first (Browse…).", "warn")
+                return None
+            if text != str(self.settings.value(_K_CSV, "") or ""):
+                self.settings.setValue(_K_TARGET, "")
+            return {"data": TABLE, "data_root": str(Path(text).expanduser()), "image_size": None,
+                    "target": str(self.settings.value(_K_TARGET, "") or "") or None}
         if key == FOLDER:
             if not text:
                 self.messages.show_message("Choose a folder of images first (Browse…, or drop a "
@@ -455,6 +507,8 @@ class DataTab(QWidget):
             return worker is not None and worker.ctx is not None and worker.ctx.cancelled
 
         def job(report):
+            if spec["data"] == TABLE:
+                return load_table(spec["data_root"], spec.get("target"))
             return load_dataset(spec["data"], spec["data_root"], size=spec["image_size"], download=download,
                                 progress=report, cancel=cancelled)
 
@@ -510,6 +564,10 @@ class DataTab(QWidget):
             self.settings.setValue(_K_SIZE, spec["image_size"] or 0)
         elif spec["data"] in BUILTIN:
             self.settings.setValue(_K_ROOT, spec["data_root"])
+        if isinstance(ds, TableDataset):
+            self._on_table_loaded(ds, spec, fallback_note)
+            return
+        self.views.setCurrentIndex(0)
         self.state.set_dataset(ds, spec)
         self._show_dataset(ds, spec)
         self.messages.clear()
@@ -581,6 +639,8 @@ class DataTab(QWidget):
                 return
             if self._restore_note:
                 text = f"{self._restore_note} {text}"
+        if spec.get("data") == TABLE:
+            self._table_failed(exc, spec)
         if self.state.dataset is not None and self.loaded_spec:
             text += f" Still using {self._title(self.loaded_spec)}, the data set loaded before."
         self.messages.clear()
@@ -592,6 +652,8 @@ class DataTab(QWidget):
         key = spec.get("data", "")
         if key == FOLDER and spec.get("data_root"):
             return f"the folder “{Path(spec['data_root']).name or spec['data_root']}”"
+        if key == TABLE and spec.get("data_root"):
+            return f"the table “{Path(spec['data_root']).name}”"
         return TITLES.get(key, key)
 
     def _show_dataset(self, ds: ImageDataset, spec: dict) -> None:
@@ -628,6 +690,32 @@ class DataTab(QWidget):
         self.thumbnails.set_images(split.images, split.labels, ds.classes)
         self.other_button.setEnabled(len(split) > 0)
 
+    # -------------------------------------------------------------------------------- tables --
+    def _on_table_loaded(self, ds: TableDataset, spec: dict, fallback_note: str) -> None:
+        spec = {**spec, "target": ds.target}
+        self.loaded_spec = spec
+        self.settings.setValue(_K_CSV, spec["data_root"])
+        self.settings.setValue(_K_TARGET, ds.target)
+        self.state.set_dataset(ds, spec)
+        self.preview.set_dataset(ds)
+        self.views.setCurrentWidget(self.preview)
+        self.messages.clear()
+        if fallback_note:
+            self.messages.add(fallback_note, "warn")
+        for text, level in table_messages(ds):
+            self.messages.add(text, level)
+
+    def _table_failed(self, exc: BaseException, spec: dict) -> None:
+        """A table did not load: the preview shows what is in use, or the file's columns to choose another target."""
+        loaded = self.loaded_spec if isinstance(self.state.dataset, TableDataset) else {}
+        if loaded and loaded.get("data_root") == spec.get("data_root"):
+            self.preview.set_dataset(self.state.dataset)       # back to the column in use
+            self.settings.setValue(_K_TARGET, loaded.get("target") or "")
+        elif isinstance(exc, TargetProblem):
+            self.preview.show_columns(exc.header, exc.rows, spec.get("target") or exc.suggestion, exc.suggestion,
+                                      spec.get("data_root") or "")
+            self.views.setCurrentWidget(self.preview)
+
     # ------------------------------------------------------------------------------ restore --
     def _restore(self) -> None:
         """Select the choices of the last session and load that data set (the sample the first time)."""
@@ -660,9 +748,15 @@ class DataTab(QWidget):
     def dropEvent(self, event) -> None:
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         folders = [p for p in paths if p.is_dir()]
+        tables = [p for p in paths if p.is_file() and p.name.lower().endswith((".csv", ".csv.gz", ".tsv"))]
+        if tables and not folders:             # a CSV file dropped: load it as a table
+            event.acceptProposedAction()
+            self.open_table(tables[0])
+            return
         if not folders:
             self.messages.show_message("Drop a folder, not single files: the folder that holds one "
-                                       "sub-folder of images per class (e.g. cats/ and dogs/).", "warn")
+                                       "sub-folder of images per class (e.g. cats/ and dogs/), or a table "
+                                       "as a .csv file.", "warn")
             event.ignore()
             return
         event.acceptProposedAction()

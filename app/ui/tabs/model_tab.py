@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +41,10 @@ from app.ui.widgets.messages import MessageArea
 from app.ui.workers import Jobs, describe_error
 from app.ui.widgets.model_layers import LayerTable
 from app.ui.widgets.model_list import ModelList
+from app.data.table import TableDataset
+from app.engine.tabular import TABLE_MODELS
+from app.models.layers import ACTIVATIONS, LOSSES, OPTION_CHOICES
+from app.ui.widgets.layer_calculator import LayerCalculator
 
 TASK = "classify"
 TRANSFER_OPTIONS = ("pretrained", "freeze_backbone")
@@ -59,6 +65,22 @@ OPTION_TEXT: dict[str, tuple[str, str]] = {
     "freeze_backbone": ("Freeze the pretrained layers", "Train only the last layer: fast, and works with few "
                                                         "images. Needs the ImageNet weights."),
 }
+# layer choices of the classic models (mlp, classic-cnn, lenet5, cnn4): drop-downs, value -> words shown
+OPTION_TEXT.update({
+    "norm": ("Normalisation", "Normalise the values after each convolution or dense layer: batch (over the "
+                              "batch), layer or instance (over each example), group (over groups of channels)."),
+    "activation": ("Activation", "The function after each layer that lets the network learn more than straight "
+                                 "lines."),
+    "loss": ("Loss", "How the error is measured. Cross-entropy on the raw scores and a LogSoftmax layer with "
+                     "the negative log-likelihood (NLL) give the same numbers; the lessons write it both ways."),
+})
+CHOICE_TEXT: dict[str, dict[str, str]] = {
+    "norm": {"none": "none", "batch": "batch normalisation", "layer": "layer normalisation",
+             "instance": "instance normalisation", "group": "group normalisation"},
+    "activation": {k: v[0] for k, v in ACTIVATIONS.items()},
+    "loss": {k: v.replace("log-softmax", "LogSoftmax") for k, v in LOSSES.items()},
+}
+TABLE_PROBLEM = "is made for pictures; a table (CSV file) trains " + ", ".join(TABLE_MODELS) + "."
 _K_OPTIONS = "model/options/"
 _BUSY_DELAY_MS = 150
 _DEBOUNCE_MS = 200
@@ -106,6 +128,7 @@ class ModelTab(QWidget):
         self._update_data_label()
         self._update_problems()
         self._choose(name, self._saved_options(name), announce=True)
+        self._follow_table()
 
     # ------------------------------------------------------------------------------- layout --
     def _build_ui(self) -> None:
@@ -190,7 +213,7 @@ class ModelTab(QWidget):
         self.messages = MessageArea()
         rcol.addWidget(self.messages)
 
-        layers = QGroupBox("Layers")
+        layers = QGroupBox()      # titled by its tab
         lcol = QVBoxLayout(layers)
         self.totals = QLabel()
         self.totals.setWordWrap(True)
@@ -198,7 +221,11 @@ class ModelTab(QWidget):
         lcol.addWidget(self.totals)
         self.table = LayerTable()
         lcol.addWidget(self.table, 1)
-        rcol.addWidget(layers, 1)
+        self.lower_tabs = QTabWidget()
+        self.lower_tabs.addTab(layers, "Layers")
+        self.calculator = LayerCalculator()
+        self.lower_tabs.addTab(self.calculator, "Layer calculator")
+        rcol.addWidget(self.lower_tabs, 1)
         split.addWidget(right)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 5)
@@ -262,6 +289,14 @@ class ModelTab(QWidget):
             self._update_transfer()
 
     def _option_widget(self, key: str, value: Any) -> QWidget:
+        if key in OPTION_CHOICES and isinstance(value, str):      # a layer choice: a drop-down
+            w = QComboBox()
+            for choice in OPTION_CHOICES[key]:
+                w.addItem(CHOICE_TEXT.get(key, {}).get(choice, choice), choice)
+            w.setCurrentIndex(max(0, w.findData(value)))
+            w.currentIndexChanged.connect(lambda _i, k=key, c=w: self._set_option(k, str(c.currentData())))
+            w.setMinimumWidth(120)
+            return w
         if isinstance(value, bool):
             w = QCheckBox()
             w.setChecked(value)
@@ -430,11 +465,27 @@ class ModelTab(QWidget):
         self._show_current_problem()
         self._update_use_label()
         self._request_summary()
+        self._follow_table()
+
+    def _follow_table(self) -> None:
+        """A table was loaded while a picture model is chosen: choose logistic regression (and say so)."""
+        ds = self.state.dataset
+        self.calculator.set_shape_source(None if ds is None else (ds.num_features,) if isinstance(ds, TableDataset)
+                                         else tuple(ds.input_shape))
+        if isinstance(ds, TableDataset) and self.current_name not in TABLE_MODELS:
+            before = self.current_name
+            self._choose("logistic", self._saved_options("logistic"), announce=True)
+            self.messages.show_message(f"A table is loaded, so the model is now logistic regression ({before} is "
+                                       f"made for pictures). mlp trains on tables too.", "info")
 
     def _update_data_label(self) -> None:
         ds = self.state.dataset
         if ds is None:
             self.data_label.setText("No data set is loaded yet (see the Data tab).")
+            return
+        if isinstance(ds, TableDataset):
+            self.data_label.setText(f"Input: {ds.num_features} numbers per row (a table) · {ds.num_classes} classes "
+                                    f"of {ds.target} · from the table “{Path(ds.source).name}” (Data tab)")
             return
         c, h, w = ds.input_shape
         colour = "grey" if c == 1 else "colour"
@@ -446,6 +497,9 @@ class ModelTab(QWidget):
         ds = self.state.dataset
         if ds is None:
             self.model_list.set_problems({})
+            return
+        if isinstance(ds, TableDataset):
+            self.model_list.set_problems({n: None if n in TABLE_MODELS else f"{n} {TABLE_PROBLEM}" for n in self.infos})
             return
         c, h, w = ds.input_shape
         self.model_list.set_problems({n: fit_problem(i, c, (h, w)) for n, i in self.infos.items()})

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from app.ui.widgets.curves import GREY_TEXT
 from app.ui.widgets.labels import DataLabels
+from app.ui.widgets.plot_export import enable_export
 
 MAX_CELL_TEXT = 15       # numbers are written into the cells up to this many classes
 _CMAP = pg.ColorMap([0.0, 0.5, 1.0], [(247, 251, 255), (107, 174, 214), (8, 48, 107)])
@@ -33,7 +34,7 @@ def fit_left_axis(plot: pg.PlotItem, labels: list[str], with_title: bool) -> Non
     font = ax.style.get("tickFont") or QFont()
     widest = max((QFontMetrics(font).horizontalAdvance(t) for t in labels), default=20)
     ax.setWidth(widest + (34 if with_title else 14))
-    plot.setMenuEnabled(False)
+    enable_export(plot)     # right-click: pyqtgraph's Export... (PNG, SVG, CSV)
     plot.getViewBox().setMouseEnabled(False, False)
     plot.hideButtons()
 
@@ -58,6 +59,7 @@ class ConfusionMatrixView(QWidget):
         self.cells = DataLabels()
         self.cells.setZValue(10)
         self.plot.addItem(self.cells)
+        enable_export(self.plot, self.export_rows)
         self.normalise = QCheckBox("As percentages")
         self.normalise.setToolTip("Off: how many test images. On: the share of each true class (each row adds up "
                                   "to 100%).")
@@ -100,6 +102,11 @@ class ConfusionMatrixView(QWidget):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._bottom_ticks()
+
+    def export_rows(self) -> tuple[list[str], list[list]]:
+        """The matrix for a CSV export: one row per true class, one column per predicted class (counts)."""
+        header = ["true class \\ predicted"] + list(self.classes)
+        return header, [[c] + [int(v) for v in row] for c, row in zip(self.classes, self.matrix)]
 
     def displayed(self) -> np.ndarray:
         """What the cells show: counts, or row-normalised fractions (rows sum to 1)."""
@@ -151,6 +158,7 @@ class PerClassBars(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.values = np.zeros(0)
+        self.classes: list[str] = []
         self.view = pg.PlotWidget(background="w")
         self.plot: pg.PlotItem = self.view.getPlotItem()
         _axis_style(self.plot)
@@ -161,6 +169,8 @@ class PerClassBars(QWidget):
         self.labels = DataLabels()
         self.labels.setZValue(10)
         self.plot.addItem(self.labels)
+        enable_export(self.plot, lambda: (["class", "accuracy (%)"],
+                                          [[c, round(float(v), 2)] for c, v in zip(self.classes, self.values)]))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(QLabel("<b>Accuracy per class</b>"))
@@ -168,6 +178,7 @@ class PerClassBars(QWidget):
 
     def set_values(self, per_class_acc, classes: list[str]) -> None:
         self.values = np.asarray(per_class_acc, dtype=np.float64) * 100.0
+        self.classes = list(classes)
         k = len(self.values)
         ys = np.arange(k, dtype=np.float64) + 0.5
         mean = float(self.values.mean()) if k else 0.0

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from app.ui.widgets.plot_export import enable_export
 from app.ui.widgets.throttle import RedrawThrottle
 
 BLUE = (31, 119, 180)
@@ -71,7 +72,7 @@ def style_plot(plot: pg.PlotItem, left: str, bottom: str = "epoch", title: str =
     plot.setLabel("left", left, color=GREY_TEXT)
     plot.setLabel("bottom", bottom, color=GREY_TEXT)
     plot.showGrid(x=True, y=True, alpha=0.15)
-    plot.setMenuEnabled(False)
+    enable_export(plot)     # right-click: pyqtgraph's Export... (PNG, SVG, CSV)
     if title:
         plot.setTitle(title, color=GREY_TEXT, size="10pt")
 

@@ -14,6 +14,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QToolTip
 
+from app.ui.widgets.plot_export import enable_export
+
 TRAIN_COLOUR = "#4c72b0"
 TEST_COLOUR = "#dd8452"
 
@@ -28,7 +30,8 @@ class ClassCountChart(pg.PlotWidget):
         self.test_counts = np.zeros(0, dtype=np.int64)
         self._bars: list[pg.BarGraphItem] = []
         item = self.getPlotItem()
-        item.setMenuEnabled(False)
+        enable_export(item, lambda: (["class", "training images", "test images"],
+                                     [[c, int(a), int(b)] for c, a, b in zip(self.classes, self.train_counts, self.test_counts)]))
         item.hideButtons()
         self.setMouseEnabled(x=False, y=False)
         item.showGrid(x=False, y=True, alpha=0.25)

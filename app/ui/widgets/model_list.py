@@ -98,6 +98,9 @@ class ModelList(QListWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # rows are word-wrapped to the viewport's width: a scroll bar that came and went would change that
+        # width without a resize, and the last line of a row was cut (mlp at 1024 x 700)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.setWordWrap(True)
         self.setUniformItemSizes(False)

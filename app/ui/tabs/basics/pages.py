@@ -120,12 +120,14 @@ class LinePage(_Page):
 
     def show_data(self, settings: B.BasicsSettings) -> None:
         super().show_data(settings)
-        x, y = B.line_data(settings.noise, settings.seed)
+        x, y = B.line_data(settings.noise, settings.seed, settings.noise_kind)
         xs, ys = x.numpy()[::LINE_DRAWN_EVERY], y.numpy()[::LINE_DRAWN_EVERY]
         self.scatter.setData(xs, ys)
         pad = 0.05 * float(ys.max() - ys.min())
         self.data_view.getPlotItem().setYRange(float(ys.min()) - pad, float(ys.max()) + pad, padding=0)
-        floor = max(settings.noise ** 2, 1e-6)
+        floor = max(B.noise_floor(settings), 1e-6)
+        self.loss_view.getPlotItem().setTitle(f"Loss: {B.LOSSES[settings.loss].lower()} (log scale)",
+                                              color=GREY_TEXT, size="10pt")
         self.noise_line.setPos(math.log10(floor))
         self.noise_line.label.setFormat(f"noise level ≈ {fmt(floor, 3)}")
 

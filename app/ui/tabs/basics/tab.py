@@ -122,7 +122,32 @@ class BasicsTab(QWidget):
         self.noise_spin.setToolTip("How much random noise is added to y (its standard deviation).")
         lf.addRow("Method:", self.method_combo)
         lf.addRow("", self.standardise_check)
-        lf.addRow("Noise:", self.noise_spin)
+        # the course's line lesson: summed squared error, uniform noise, and its exact setting in one click
+        self.noise_kind_combo = QComboBox()
+        self.noise_kind_combo.addItem("normal", "normal")
+        self.noise_kind_combo.addItem("uniform", "uniform")
+        self.noise_kind_combo.setToolTip("Normal: noise × a bell curve around 0 (the noise is its spread). "
+                                         "Uniform: noise × a number between 0 and 1, as the course's np.random.rand.")
+        noise_row = QHBoxLayout()
+        noise_row.setContentsMargins(0, 0, 0, 0)
+        noise_row.addWidget(self.noise_spin)
+        noise_row.addWidget(self.noise_kind_combo, 1)
+        lf.addRow("Noise:", noise_row)
+        self.loss_combo = QComboBox()
+        for key, text in B.LOSSES.items():
+            self.loss_combo.addItem(text, key)
+        self.loss_combo.setToolTip("Mean: the average squared error. Summed (as the course's lesson): the total "
+                                   "over all 10,000 points, so every gradient is 10,000 times larger.")
+        lf.addRow("Loss:", self.loss_combo)
+        self.preset_button = QPushButton("The course's exact setting")
+        self.preset_button.setToolTip(B.PRESETS["line-lesson"][0])
+        self.preset_button.clicked.connect(lambda: self.apply_preset("line-lesson"))
+        self.preset_nan_button = QPushButton("… with learning rate 1e-6")
+        self.preset_nan_button.setToolTip("The course's setting with a learning rate 100 times larger: see the "
+                                          "loss become NaN, and why.")
+        self.preset_nan_button.clicked.connect(lambda: self.apply_preset("line-lesson", lr=1e-6))
+        lf.addRow("Course:", self.preset_button)
+        lf.addRow("", self.preset_nan_button)
         self.settings_stack.addWidget(line_form)
 
         sine_form = QWidget()
@@ -273,7 +298,7 @@ class BasicsTab(QWidget):
         for w in (self.noise_spin, self.degree_spin, self.hidden_spin, self.width_spin, self.seed_spin,
                   self.steps_spin):
             w.valueChanged.connect(self._on_setting)
-        for w in (self.arms_combo, self.activation_combo):
+        for w in (self.arms_combo, self.activation_combo, self.noise_kind_combo, self.loss_combo):
             w.currentIndexChanged.connect(self._on_setting)
         self.lr_combo.currentTextChanged.connect(self._on_lr_text)
         self._controls = [self.settings_box, train_box, *self.experiment_buttons.values()]
@@ -381,6 +406,9 @@ class BasicsTab(QWidget):
         if e == "line":
             method = self.method_combo.currentData()
             code = CODE[method].replace("{opt}", optimizer_code(opt))
+            if self.loss_combo.currentData() == "sum":      # the course's summed squared error
+                code = code.replace(".mean()", ".sum()").replace("F.mse_loss(model(x), y)",
+                                                                 'F.mse_loss(model(x), y, reduction="sum")')
         elif e == "sine":
             n = self.degree_spin.value() + 1
             code = CODE["sine"].replace("{n}", str(n)).replace("{opt}", optimizer_code(opt, "[a]"))
@@ -416,6 +444,7 @@ class BasicsTab(QWidget):
             optimizer=self.optimizer_combo.currentData(), seed=self.seed_spin.value(),
             seconds=float(self.speed_combo.currentData()), method=self.method_combo.currentData(),
             standardise=self.standardise_check.isChecked(), noise=self.noise_spin.value(),
+            noise_kind=self.noise_kind_combo.currentData(), loss=self.loss_combo.currentData(),
             degree=self.degree_spin.value(), arms=self.arms_combo.currentData(),
             hidden_layers=self.hidden_spin.value(), width=self.width_spin.value(),
             activation=self.activation_combo.currentData()).validate()
@@ -423,6 +452,40 @@ class BasicsTab(QWidget):
     def _show_message(self, text: str, level: str = "info", fix: tuple[str, Any] | None = None) -> None:
         """A message under the buttons; ``text`` is rich text (the tab's own words may use <b>)."""
         self.message.show_message(text, level, fix=fix)
+
+    def apply_preset(self, name: str, lr: float | None = None) -> None:
+        """Set the controls to a preset of ``app.engine.basics.PRESETS`` (``lr``: another learning rate), as
+        fast as possible, and say what it shows."""
+        if self.is_busy():
+            return
+        s = B.preset(name)
+        if lr is not None:
+            s = s.replace(lr=lr)
+        self._select(s.experiment)
+        self._loading = True
+        try:
+            self.method_combo.setCurrentIndex(self.method_combo.findData(s.method))
+            self.standardise_check.setChecked(s.standardise)
+            self.noise_spin.setValue(s.noise)
+            self.noise_kind_combo.setCurrentIndex(self.noise_kind_combo.findData(s.noise_kind))
+            self.loss_combo.setCurrentIndex(self.loss_combo.findData(s.loss))
+            self.optimizer_combo.setCurrentIndex(self.optimizer_combo.findData(s.optimizer))
+            self.lr_combo.setCurrentText(B._num(s.lr))
+            self.steps_spin.setValue(int(s.steps))
+            self.seed_spin.setValue(int(s.seed))
+            self.speed_combo.setCurrentIndex(self.speed_combo.findData(0.0))    # 50,000 steps: flat out
+        finally:
+            self._loading = False
+        self._update_optimizer_enabled()
+        self.reset()
+        what = B.PRESETS[name][0]
+        if lr is not None:
+            what = (f"The course's setting with a learning rate of {B._num(lr)} instead of {B._num(B.preset(name).lr)}. "
+                    f"Press <b>Start</b>: the loss soon becomes NaN (“not a number”), and the "
+                    f"message says why.")
+        else:
+            what += " Press <b>Start</b>: it takes a few seconds."
+        self._show_message(what)
 
     # ------------------------------------------------------------------ actions
     @Slot()

@@ -155,7 +155,7 @@ class GanSettings(QWidget):
         self.data_choice.blockSignals(True)
         self.data_choice.clear()
         ds = self.state.dataset
-        if ds is not None:
+        if ds is not None and hasattr(ds.train, "images"):     # a table (CSV) has no pictures to imitate
             self.data_choice.addItem(f"Data tab: {ds.name}", STATE)
         for key, text in BUILTIN_SETS:
             self.data_choice.addItem(text, key)

@@ -33,7 +33,7 @@ class ResultsPage(QWidget):
         top.addWidget(self.per_class)
         top.setStretchFactor(0, 3)
         top.setStretchFactor(1, 2)
-        bottom = QWidget()
+        bottom = self.gallery_box = QWidget()
         bl = QVBoxLayout(bottom)
         bl.setContentsMargins(0, 4, 0, 0)
         self.gallery_title = QLabel("<b>Worst-predicted test images</b> — wrong ones first, the most confidently "
@@ -71,7 +71,9 @@ class ResultsPage(QWidget):
         self.confusion.set_matrix(details["confusion"], classes)
         self.per_class.set_values(details.get("per_class_acc", []), classes)
         items = []
-        if dataset is not None:
+        images = getattr(getattr(dataset, "test", None), "images", None)
+        self.gallery_box.setVisible(dataset is None or images is not None)   # a table's rows are not pictures
+        if images is not None:
             n = len(dataset.test)
             for w in details.get("worst", []):
                 i = int(w["index"])
@@ -80,7 +82,7 @@ class ResultsPage(QWidget):
                 t, p = classes[w["true"]], classes[w["pred"]]
                 caption = f"{short(t, 20)} →\n{short(p, 20)} {100 * w['prob']:.0f}%"
                 tip = f"Test image #{i}\nTrue class: {t}\nThe model said: {p} ({100 * w['prob']:.1f}% sure)"
-                items.append((dataset.test.images[i], caption, tip, w["true"] == w["pred"]))
+                items.append((images[i], caption, tip, w["true"] == w["pred"]))
         self.gallery.set_images([(img, cap, tip) for img, cap, tip, _ in items])
         for k, (_img, _c, _t, right) in enumerate(items):
             self.gallery.item(k).setForeground(QColor(29, 120, 40) if right else QColor(180, 30, 20))

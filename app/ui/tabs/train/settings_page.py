@@ -5,6 +5,7 @@ the app settings between sessions, and puts back a model's suggested settings.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -292,6 +293,9 @@ class SettingsPage(QWidget):
         spec = self.state.dataset_spec or {}
         if ds is None:
             data = "<i>No data set loaded yet</i> — choose one in the Data tab."
+        elif hasattr(ds, "encoder"):         # a table (CSV): rows and columns, not images
+            data = (f"<b>table {Path(ds.source).name}</b>: {len(ds.train):,} training and {len(ds.test):,} test "
+                    f"rows, {ds.num_features} input numbers, {ds.num_classes} classes of <b>{ds.target}</b>")
         else:
             kind = "grey" if ds.channels == 1 else "colour"
             data = (f"<b>{spec.get('data') or ds.name}</b>: {len(ds.train):,} training and {len(ds.test):,} test "

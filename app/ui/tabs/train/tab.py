@@ -197,6 +197,9 @@ class TrainTab(QWidget):
         if raw["data_root"] is not None:
             raw["data_root"] = str(raw["data_root"])
         raw.update(self.values())
+        if spec.get("target"):      # a table (CSV): the column to predict, chosen in the Data tab
+            raw["extra"] = {**(raw.get("extra") or {}), "target": str(spec["target"])}
+            raw["augment"] = False  # rows are not pictures (the engine never augments them): config.json says so
         return TrainConfig.from_dict(raw, source="The training settings")
 
     def copy_command(self) -> str:
@@ -386,7 +389,9 @@ class TrainTab(QWidget):
         ds = self.state.dataset
         if ds is None or str(spec.get("data") or ds.name) != cfg.data:
             return None
-        if (spec.get("data_root") or None) != (cfg.data_root or None) and cfg.data in ("folder",):
+        if (spec.get("data_root") or None) != (cfg.data_root or None) and cfg.data in ("folder", "csv"):
+            return None
+        if cfg.data == "csv" and (spec.get("target") or None) != ((cfg.extra or {}).get("target") or None):
             return None
         if (spec.get("image_size") or None) != (cfg.image_size or None):
             return None
@@ -429,7 +434,12 @@ class TrainTab(QWidget):
             ds = dataset if dataset is not None else load_data_for(cfg)
             if list(ds.classes) != clf.classes or tuple(ds.input_shape) != clf.input_shape:
                 raise UserError(f"The data set {run.data_name} does not match the model of this run any more.")
-            probs = clf.probabilities(ds.test.images)
+            if hasattr(ds.test, "features"):         # a table run: rows, not images
+                from app.engine.tabular import test_probabilities
+
+                probs = test_probabilities(clf.model, ds)
+            else:
+                probs = clf.probabilities(ds.test.images)
             return evaluation_details(probs, ds.test.labels, clf.classes), ds
 
         def done(result, error):

@@ -103,6 +103,12 @@ class TryItPage(QWidget):
         col2.addWidget(self.note)
         col2.addStretch(1)
         lay.addLayout(col2, 3)
+        # a table model is tried on a typed row instead of a picture (row_form.py)
+        from app.ui.tabs.train.row_form import RowForm
+
+        self.row_form = RowForm(jobs, message, self.bars, self.truth, self.note, dataset)
+        self.row_form.hide()
+        lay.insertWidget(0, self.row_form, 2)
         self._add_live_mode(col)
 
     # -- issue 18: live mode (camera or video file), in its own module ----------------------------
@@ -167,6 +173,10 @@ class TryItPage(QWidget):
     def set_model(self, run_dir: Path | None, best: dict | None = None) -> None:
         """Try the model of ``run_dir`` (``best``: its best metrics row, for the label)."""
         self.model_dir = Path(run_dir) if run_dir else None
+        table = self.row_form.set_run(self.model_dir)       # a table model: the form replaces the picture
+        self.row_form.setVisible(table)
+        for w in (self.image, self.open_button, self.random_button, self.paste_button, self.live_button):
+            w.setVisible(not table)
         if self.model_dir is None:
             self.model_label.setText("Train a model (or pick a past run) to try it on pictures.")
             return
@@ -219,6 +229,10 @@ class TryItPage(QWidget):
         self._predict(pick, f"test image #{i}")
 
     def _predict(self, pick: Callable, title: str) -> None:
+        if self.row_form.active:
+            self.message.show_message("This model reads rows of a table, not pictures: type a row in the form.",
+                                      "warn")
+            return
         path = self.checkpoint()
         if path is None:
             self.message.show_message("There is no trained model yet: press Start, or choose a past run and 'Use "
