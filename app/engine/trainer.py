@@ -131,7 +131,8 @@ class Trainer:
     def __init__(self, task: Task, *, epochs: int, device: str | torch.device = "auto", amp: str | bool = "off",
                  seed: int = 0, run_dir: str | Path | None = None, config: dict | None = None,
                  callbacks: Iterable[Callback] = (), control: Control | None = None,
-                 flush_seconds: float = 0.1, checkpoint_every: int = 1, log_batches: bool = True):
+                 flush_seconds: float = 0.1, checkpoint_every: int = 1, log_batches: bool = True,
+                 overwrite: bool = False):
         self.task = task
         self.epochs = int(epochs)
         self.dist = dist_util.context()
@@ -148,6 +149,7 @@ class Trainer:
         self.is_main = self.dist.rank == 0
         self.run = RunFolder(run_dir, clean=False) if (run_dir is not None and self.is_main) else None
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.overwrite = bool(overwrite)       # a new run may replace an earlier run in run_dir
         self.epoch = 0           # completed epochs
         self.step = 0            # global optimisation steps
         self.best: dict[str, float] = {}
@@ -257,6 +259,7 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def fit(self, resume_from: str | Path | None = None) -> Finished:
         t_start = time.perf_counter()
+        self._claim_run_folder(resume_from)
         try:
             seed_everything(self.seed + self.dist.rank * 0)
             self.task.setup(self)
@@ -310,6 +313,22 @@ class Trainer:
         finally:
             if self.run is not None:
                 self.run.close()
+
+    def _claim_run_folder(self, resume_from) -> None:
+        """Before anything else: lock the run folder (one training per folder) and refuse to start a new
+        run over an earlier one unless ``overwrite``. Nothing in the folder changes when this refuses."""
+        if self.run is None:
+            return
+        try:
+            self.run.lock()
+            if not resume_from and self.run.state == "run" and not self.overwrite:
+                done = len([r for r in self.run.rows if _epoch_of(r) is not None])
+                raise UserError(f"{self.run.path} already holds a run ({done} epoch(s) done); it was left as it is. "
+                                f"Continue it (--resume), replace it on purpose (--overwrite), or choose another "
+                                f"folder.")
+        except BaseException:
+            self.run.close()
+            raise
 
     def _fail(self, exc: BaseException) -> str:
         details = "".join(traceback.format_exception(exc))
@@ -393,6 +412,10 @@ class Trainer:
         from app.engine.runs import remove_stale_temp_files
 
         removed = remove_stale_temp_files(self.run.path)
+        if not self._resumed_from and self.run.state == "run":
+            replaced = self.run.clear_outputs()
+            self.log(f"A new run replaces the earlier run in this folder (--overwrite); removed "
+                     f"{', '.join(replaced) or 'no checkpoint'}")
         if removed:
             self.log(f"Removed {len(removed)} temporary file(s) left by an interrupted process: {', '.join(removed)}")
         self.run.write_config(self.config)

@@ -1,0 +1,242 @@
+"""Issue 16: never lose or clobber the person's files, never crash on hostile input.
+
+Every case goes through the command line (``app.cli.main``, or ``python -m app`` for the races): exit
+status 2, one line on stderr, no traceback; and whatever was at the paths involved is byte-for-byte the
+same afterwards (run.log aside).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from app.core.errors import UserError
+from app.core.files import atomic_write_bytes, output_path
+from app.engine.runs import new_run_dir, read_metrics
+
+from helpers import write_mnist_root
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def mnist_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mnist")
+    write_mnist_root(root, n_train=64, n_test=16)
+    return root
+
+
+def _train_args(root, *extra):
+    return ["train", "--data", "mnist", "--data-root", str(root), "--model", "mlp", "--epochs", "1",
+            "--batch-size", "16", "--schedule", "none", "--device", "cpu", "--quiet", *extra]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (run.log aside) with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "run.log"}
+
+
+def _refused(capsys, rc, *words):
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert rc == 2, err
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def earlier_run(mnist_root, tmp_path_factory):
+    """A finished one-epoch run, made once; tests copy it."""
+    run = tmp_path_factory.mktemp("earlier") / "run"
+    assert main(_train_args(mnist_root, "--out", str(run))) == 0
+    return run
+
+
+def _copy_run(earlier_run, tmp_path) -> Path:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(earlier_run, run)
+    return run
+
+
+# ---------------------------------------------------------------------------------------------- section 1
+def test_out_on_a_folder_of_other_files_is_refused_and_left_as_it_was(mnist_root, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "settings"}')
+    (mine / "metrics.csv").write_text("year,sales\n2025,10\n")
+    (mine / "batches.csv").write_text("my first line\n1,2\n")
+    (mine / ".draft.tmp").write_text("keep me")
+    before = _snapshot(mine)
+    rc = main(_train_args(mnist_root, "--out", str(mine)))
+    _refused(capsys, rc, "not a VisionDesk run")
+    assert _snapshot(mine) == before and not (mine / "run.log").exists()
+
+
+def test_out_on_an_earlier_run_needs_overwrite(mnist_root, earlier_run, tmp_path, capsys):
+    run = _copy_run(earlier_run, tmp_path)
+    before = _snapshot(run)
+    rc = main(_train_args(mnist_root, "--out", str(run), "--seed", "5"))
+    _refused(capsys, rc, "already holds a run", "--overwrite")
+    assert _snapshot(run) == before
+    # asked for: the new run replaces the old one whole (no rows or checkpoints of the old run left)
+    (run / "samples").mkdir()
+    assert main(_train_args(mnist_root, "--out", str(run), "--seed", "5", "--overwrite")) == 0
+    assert [r["epoch"] for r in read_metrics(run)] == [1.0]
+    assert (run / "best.pt").read_bytes() != before["best.pt"]
+    assert '"seed": 5' in (run / "config.json").read_text()
+    assert "replaces the earlier run" in (run / "run.log").read_text()
+    # --overwrite is no option of a resume
+    rc = main(["train", "--resume", str(run), "--epochs", "2", "--overwrite"])
+    _refused(capsys, rc, "--overwrite")
+
+
+@pytest.mark.parametrize("where", ["file", "devnull", "proc", "home-file"])
+def test_out_that_cannot_be_a_run_folder_is_one_line(mnist_root, tmp_path, capsys, monkeypatch, where):
+    target = {"file": tmp_path / "notes.txt", "devnull": Path("/dev/null"),
+              "proc": Path("/proc/visiondesk-run"), "home-file": None}[where]
+    if where == "file":
+        target.write_text("my notes")
+    if where == "home-file":
+        home = tmp_path / "home-is-a-file"
+        home.write_text("x")
+        monkeypatch.setenv("VISIONDESK_HOME", str(home))
+        rc = main(_train_args(mnist_root))
+        _refused(capsys, rc, "VISIONDESK_HOME")
+        assert home.read_text() == "x"
+        return
+    rc = main(_train_args(mnist_root, "--out", str(target)))
+    _refused(capsys, rc)
+    if where == "file":
+        assert target.read_text() == "my notes"
+
+
+def test_default_run_folder_names_are_claimed_atomically(tmp_path):
+    paths: list[Path] = []
+    barrier = threading.Barrier(8)
+
+    def make():
+        barrier.wait()
+        paths.append(new_run_dir("mnist", "mlp", root=tmp_path))
+
+    threads = [threading.Thread(target=make) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(paths)) == 8 and all(p.is_dir() for p in paths)
+
+
+def test_outputs_keep_links_normal_permissions_and_refuse_special_files(tmp_path):
+    # a link is followed on purpose: its target gets the data, the link stays a link
+    real = tmp_path / "real.txt"
+    real.write_text("old")
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    atomic_write_bytes(link, b"new")
+    assert link.is_symlink() and real.read_bytes() == b"new"
+    # a new file gets what the umask allows (not the temporary file's 0600); a replaced one keeps its mode
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "fresh.bin", b"x")
+        assert stat.S_IMODE((tmp_path / "fresh.bin").stat().st_mode) == 0o644
+        (tmp_path / "group.bin").write_bytes(b"a")
+        os.chmod(tmp_path / "group.bin", 0o640)
+        atomic_write_bytes(tmp_path / "group.bin", b"b")
+        assert stat.S_IMODE((tmp_path / "group.bin").stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+    # a pipe, a device or a folder is never replaced by a file
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for bad in (fifo, Path("/dev/full"), Path("/dev/null"), tmp_path):
+        with pytest.raises(UserError):
+            atomic_write_bytes(bad, b"data")
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and stat.S_ISCHR(os.stat("/dev/full").st_mode)
+    with pytest.raises(UserError, match="also the input"):
+        output_path(link, inputs=[real])
+
+
+def test_run_files_are_not_private_to_the_owner(earlier_run):
+    for name in ("config.json", "metrics.csv", "best.pt", "last.pt"):
+        assert stat.S_IMODE((earlier_run / name).stat().st_mode) & 0o044, name
+
+
+@pytest.mark.parametrize("flag,name", [("--torchscript", "best.pt"), ("--onnx", "last.pt"),
+                                       ("--torchscript", "/dev/null")])
+def test_export_never_overwrites_its_input_or_a_device(earlier_run, tmp_path, capsys, flag, name):
+    run = _copy_run(earlier_run, tmp_path)
+    before = _snapshot(run)
+    target = name if name.startswith("/") else str(run / name)
+    rc = main(["export", str(run), flag, target])
+    _refused(capsys, rc)
+    assert _snapshot(run) == before
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_keypoints_video_refuses_to_write_over_its_source(tmp_path, capsys):
+    video = tmp_path / "face.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
+    before = video.read_bytes()
+    rc = main(["keypoints", "video", str(video), "--out", str(video)])
+    _refused(capsys, rc, "input")
+    assert video.read_bytes() == before
+
+
+def test_gan_generate_refuses_a_device_and_its_own_checkpoint(tmp_path, capsys):
+    ckpt = tmp_path / "g.pt"
+    ckpt.write_bytes(b"not even a checkpoint")
+    rc = main(["gan", "generate", str(ckpt), "--out", str(ckpt)])
+    _refused(capsys, rc, "input")
+    rc = main(["gan", "generate", str(ckpt), "--out", "/dev/full"])
+    _refused(capsys, rc, "not an ordinary file")
+    assert ckpt.read_bytes() == b"not even a checkpoint"
+
+
+# ---------------------------------------------------------------------------------------------- the race
+def _spawn(args, **kw):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-u", "-m", "app", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, **kw)
+
+
+def test_two_trainings_on_one_run_folder_the_second_is_refused(mnist_root, tmp_path):
+    run = tmp_path / "run"
+    first = _spawn(["train", "--data", "mnist", "--data-root", str(mnist_root), "--model", "mlp", "--epochs",
+                    "1000", "--batch-size", "16", "--schedule", "none", "--device", "cpu", "--out", str(run)])
+    try:
+        for line in first.stdout:                  # one line per finished epoch: the run is under way
+            if line.startswith("epoch 1/"):
+                break
+        assert first.poll() is None, first.stderr.read()
+        for args in (["--resume", str(run)], ["--out", str(run), "--overwrite", "--data", "mnist", "--data-root",
+                                              str(mnist_root), "--model", "mlp"]):
+            second = _spawn(["train", *args, "--device", "cpu", "--quiet"])
+            out, err = second.communicate(timeout=120)
+            lines = [line for line in err.splitlines() if line.strip()]
+            assert second.returncode == 2 and len(lines) == 1 and "in use" in lines[0], err
+        first.send_signal(signal.SIGKILL)             # dies holding the lock: the system drops it
+        first.wait(30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        first.stdout.close()
+        first.stderr.close()
+    done = max(int(r["epoch"]) for r in read_metrics(run))
+    rc = main(["train", "--resume", str(run), "--epochs", str(done + 1), "--quiet"])
+    assert rc == 0 and max(int(r["epoch"]) for r in read_metrics(run)) == done + 1
+    pairs = [(int(r["epoch"]), int(r["batch"])) for r in read_metrics(run, "batches.csv")]
+    assert len(pairs) == len(set(pairs))
