@@ -240,3 +240,80 @@ def test_two_trainings_on_one_run_folder_the_second_is_refused(mnist_root, tmp_p
     assert rc == 0 and max(int(r["epoch"]) for r in read_metrics(run)) == done + 1
     pairs = [(int(r["epoch"]), int(r["batch"])) for r in read_metrics(run, "batches.csv")]
     assert len(pairs) == len(set(pairs))
+
+
+# ---------------------------------------------------------------------------------------------- section 5
+@pytest.mark.parametrize("argv,option", [
+    (["train", "--data", "mnist", "--seed", "99999999999999999999"], "--seed"),
+    (["train", "--data", "mnist", "--seed", "-3"], "--seed"),
+    (["train", "--data", "mnist", "--weight-decay", "nan"], "--weight-decay"),
+    (["train", "--data", "mnist", "--weight-decay", "inf"], "--weight-decay"),
+    (["train", "--data", "mnist", "--lr", "nan"], "--lr"),
+    (["train", "--data", "mnist", "--epochs", "0"], "--epochs"),
+    (["evaluate", "RUN", "--device", "banana"], "--device"),
+    (["evaluate", "RUN", "--device", "cuda:x"], "--device"),
+    (["gan", "generate", "G", "--out", "x.png", "--nrow", "-3"], "--nrow"),
+    (["gan", "score", "G", "--samples", "0"], "--samples"),
+    (["gan", "score", "G", "--samples", "1"], "--samples"),
+    (["gan", "score", "G", "--samples", "-10"], "--samples"),
+    (["gan", "score", "G", "--samples", "100000000"], "--samples"),
+    (["gan", "train", "--data", "mnist", "--beta1", "2"], "--beta1"),
+    (["keypoints", "video", "V.mp4", "--threads", "-4"], "--threads"),
+    (["keypoints", "video", "V.mp4", "--threads", "100000"], "--threads"),
+    (["keypoints", "video", "V.mp4", "--max-frames", "-5"], "--max-frames"),
+    (["keypoints", "train", "--data", "F.npz", "--model", "kp-cnn4", "--beta", "-1"], "--beta"),
+    (["keypoints", "train", "--data", "F.npz", "--model", "kp-cnn4", "--beta", "nan"], "--beta"),
+    (["summary", "--model", "mlp", "--classes", "1000000000"], "--classes"),
+])
+def test_numeric_options_are_checked_once_with_their_range(argv, option, tmp_path, capsys, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    line = _refused(capsys, main(argv), option, "must be")
+    assert any(ch.isdigit() for ch in line) or option == "--device"      # the allowed range is named
+    assert sorted(p.name for p in work.iterdir()) == []                    # nothing was written
+    assert not (Path(os.environ["VISIONDESK_HOME"]) / "runs").exists()
+
+
+def test_a_huge_seed_in_config_json_is_refused_before_a_run_folder_exists(mnist_root, earlier_run, tmp_path, capsys):
+    import json
+
+    cfg = json.loads((earlier_run / "config.json").read_text())
+    cfg["seed"] = 2**70
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    rc = main(["train", "--config", str(path), "--out", str(tmp_path / "run")])
+    _refused(capsys, rc, "seed")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("field,value", [("classes", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), ("classes", ["c"] * 3_000_000),
+                                         ("mean", ["0.1"]), ("std", "x"), ("std", [0.0]),
+                                         ("input_shape", [1, 28, -28]), ("input_shape", "1x28x28")])
+def test_checkpoint_fields_of_the_wrong_kind_are_one_line(earlier_run, tmp_path, capsys, field, value):
+    from app.engine.checkpoint import load_checkpoint, save_checkpoint
+
+    ckpt = load_checkpoint(earlier_run / "best.pt")
+    ckpt["meta"][field] = value
+    path = tmp_path / "best.pt"
+    save_checkpoint(ckpt, path)
+    for argv in (["evaluate", str(path), "--data", "mnist"], ["export", str(path), "--onnx", str(tmp_path / "m.onnx")]):
+        _refused(capsys, main(argv), field)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_mnist_test_images_of_another_size_are_refused_before_training(tmp_path, capsys):
+    import numpy as np
+
+    from helpers import write_idx
+
+    root = tmp_path / "mnist"
+    write_mnist_root(root, n_train=32, n_test=8)
+    write_idx(root / "t10k-images-idx3-ubyte.gz", np.zeros((8, 32, 32), np.uint8))
+    rc = main(_train_args(root, "--out", str(tmp_path / "run")))
+    _refused(capsys, rc, "28x28", "32x32")
+    assert not (tmp_path / "run").exists() or run_is_empty(tmp_path / "run")
+
+
+def run_is_empty(folder: Path) -> bool:
+    return all(p.name == "run.log" for p in folder.iterdir())

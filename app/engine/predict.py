@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.engine.checkpoint import FORMAT, load_checkpoint, rebuild_from_checkpoint
+from app.engine.checkpoint import FORMAT, check_meta, load_checkpoint, rebuild_from_checkpoint
 from app.core.errors import CheckpointError
 from app.models.layers import class_probabilities, output_kind
 
@@ -37,7 +37,7 @@ def read_model_checkpoint(path: str | Path) -> tuple[dict, dict]:
         state, meta = ckpt.get("model"), ckpt.get("meta")
     if not isinstance(state, dict) or not isinstance(meta, dict):
         raise CheckpointError(f"{path.name} is not a VisionDesk model file (no weights or no description of the model).")
-    return state, meta
+    return state, check_meta(meta, path.name)
 
 
 def _meta_from_config(cfg: dict, task_state: dict) -> dict:
