@@ -295,7 +295,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError(f"The model expects images of shape {'x'.join(map(str, clf.input_shape))} but "
                         f"{data} has {'x'.join(map(str, ds.input_shape))}.")
     if res is None:
-        res = evaluate_classifier(clf, ds.test.images, ds.test.labels)
+        from app.engine.predict import labels_for_model
+
+        labels, note = labels_for_model(clf.classes, ds.classes, ds.test.labels, data_name=str(data))
+        for line in ([f"skipped {len(ds.skipped)} file(s) that could not be used: " + "; ".join(ds.skipped[:3])
+                      + (f"; and {len(ds.skipped) - 3} more" if len(ds.skipped) > 3 else "")] if ds.skipped else []) \
+                + ([note] if note else []):
+            sys.stderr.write(f"visiondesk: {line}\n")
+        res = evaluate_classifier(clf, ds.test.images, labels)
     if args.json:
         print(json.dumps(res))
         return 0

@@ -317,3 +317,206 @@ def test_mnist_test_images_of_another_size_are_refused_before_training(tmp_path,
 
 def run_is_empty(folder: Path) -> bool:
     return all(p.name == "run.log" for p in folder.iterdir())
+
+
+# ---------------------------------------------------------------------------------------------- sections 4 and 6
+def _image_folder(root: Path, classes=("cats", "dogs"), n=6, size=12) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    for k, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            a = np.full((size, size), 40 + 150 * k, np.uint8)
+            a[i % size, :] = 255 - a[i % size, :]
+            Image.fromarray(a).save(root / name / f"{i}.png")
+    return root
+
+
+def _load_with_timeout(root, seconds=30):
+    from app.data.folder import clear_cache, load_folder
+
+    clear_cache()
+    box: dict = {}
+
+    def run():
+        try:
+            box["ds"] = load_folder(root)
+        except BaseException as exc:            # noqa: BLE001 - reported below
+            box["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), "load_folder hangs"
+    if "error" in box:
+        raise box["error"]
+    return box["ds"]
+
+
+def test_a_pipe_in_an_image_folder_never_hangs_the_load(tmp_path, monkeypatch):
+    from app.data import folder as folder_mod
+
+    root = _image_folder(tmp_path / "pics")
+    os.mkfifo(root / "cats" / "pipe.png")                      # there when the folder is scanned
+    real_scan = folder_mod._scan
+
+    def scan_then_swap(path):                                   # and one that replaces an image after the scan
+        found = real_scan(path)
+        (root / "dogs" / "0.png").unlink()
+        os.mkfifo(root / "dogs" / "0.png")
+        return found
+
+    monkeypatch.setattr(folder_mod, "_scan", scan_then_swap)
+    ds = _load_with_timeout(root)
+    assert len(ds.train) + len(ds.test) == 11
+    assert sorted(s.split(":")[0] for s in ds.skipped) == ["cats/pipe.png", "dogs/0.png"]
+    assert all("not an ordinary file" in s for s in ds.skipped)
+
+
+def test_linked_folders_are_not_counted_twice_and_links_out_are_said(tmp_path):
+    root = _image_folder(tmp_path / "pics")
+    (root / "cats" / "loop").symlink_to(root / "dogs")          # another class's images, a second time
+    (root / "dogs" / "up").symlink_to(root)                     # a loop
+    outside = _image_folder(tmp_path / "elsewhere", classes=("more",), n=3) / "more"
+    (root / "cats" / "extra").symlink_to(outside)
+    ds = _load_with_timeout(root)
+    assert len(ds.train) + len(ds.test) == 6 + 6 + 3
+    text = " ".join(ds.notes)
+    assert "Did not follow the link cats/loop" in text and "Did not follow the link dogs/up" in text
+    assert "Followed the link cats/extra" in text
+
+
+def test_skipped_files_and_dropped_classes_are_said_by_the_cli_and_run_log(tmp_path, capsys):
+    root = _image_folder(tmp_path / "pics")
+    (root / "cats" / "broken.png").write_bytes(b"\x89PNG not really")
+    (root / "birds").mkdir()
+    (root / "birds" / "photo.heic").write_bytes(b"....ftypheic")
+    run = tmp_path / "run"
+    rc = main(["train", "--data", "folder", "--data-root", str(root), "--model", "mlp", "--epochs", "1",
+               "--batch-size", "4", "--device", "cpu", "--out", str(run), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "Skipped 2 file(s)" in err and "cats/broken.png" in err and "birds/photo.heic" in err
+    assert "Left out class folder(s)" in err and "birds" in err
+    log = (run / "run.log").read_text()
+    assert "cats/broken.png" in log and "Left out class folder(s)" in log
+
+
+def test_evaluate_matches_classes_by_name_or_refuses(earlier_run, tmp_path, capsys):
+    import json
+
+    from app.engine.predict import load_classifier
+
+    names = load_classifier(earlier_run / "best.pt").classes
+    other = _image_folder(tmp_path / "pets", size=28)
+    rc = main(["evaluate", str(earlier_run), "--data", "folder", "--data-root", str(other)])
+    _refused(capsys, rc, "does not know", "cats")
+    same = _image_folder(tmp_path / "digits", classes=(names[7], names[2]), size=28)
+    rc = main(["evaluate", str(earlier_run), "--data", "folder", "--data-root", str(same), "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0 and "matched by name" in err
+    res = json.loads(out)
+    rows = [sum(r) for r in res["confusion"]]                    # the true classes are the model's 2 and 7
+    assert res["n"] == sum(rows) and {i for i, r in enumerate(rows) if r} <= {2, 7}
+
+
+# ---------------------------------------------------------------------------------------------- section 3
+def _npz_claiming(path: Path, shape) -> None:
+    """A tiny .npz whose 'images' header declares ``shape`` (uncompressed members, no data)."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    def member(arr_shape, dtype):
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buf, {"descr": np.dtype(dtype).str, "fortran_order": False,
+                                                   "shape": tuple(arr_shape)})
+        return buf.getvalue()
+
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("images.npy", member(shape, "u1"))
+        zf.writestr("keypoints.npy", member((shape[0], 68, 2), "<f4"))
+
+
+@pytest.mark.parametrize("case", ["huge-shape", "expands-past-free-memory"])
+def test_npz_declared_sizes_are_checked_before_loading(tmp_path, capsys, monkeypatch, case):
+    import numpy as np
+
+    path = tmp_path / "faces.npz"
+    if case == "huge-shape":
+        _npz_claiming(path, (3_000_000, 1024, 1024))
+        assert path.stat().st_size < 1000
+    else:
+        np.savez_compressed(path, images=np.zeros((800, 256, 256), np.uint8),
+                            keypoints=np.zeros((800, 68, 2), np.float32))
+        assert path.stat().st_size < 2_000_000
+        monkeypatch.setenv("VISIONDESK_MEMORY_LIMIT", str(64 << 20))
+    rc = main(["keypoints", "train", "--data", str(path), "--model", "kp-cnn4", "--epochs", "1",
+               "--out", str(tmp_path / "run")])
+    _refused(capsys, rc, "faces.npz")
+
+
+def test_idx_headers_are_checked_against_one_bound_for_all_files(tmp_path, capsys, monkeypatch):
+    import gzip
+    import struct
+
+    from app.data import idx
+
+    root = tmp_path / "mnist"
+    write_mnist_root(root, n_train=32, n_test=8)
+    # a header claiming 3.6 GiB (under the 4 GiB per-file cap) with almost no data, on a computer with
+    # 4 GiB free: refused from the header, before anything is allocated
+    n = 3_900_000_000 // (28 * 28)
+    with gzip.open(root / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">HBB", 0, 8, 3) + struct.pack(">III", n, 28, 28) + b"\0" * 1000)
+    monkeypatch.setenv("VISIONDESK_MEMORY_LIMIT", str(4 << 30))
+    rc = main(_train_args(root, "--out", str(tmp_path / "run")))
+    _refused(capsys, rc, "memory", "3.63 GiB")
+    # files each under the per-file cap are bounded together (two 3.6 GiB files were 7.2 GiB)
+    monkeypatch.delenv("VISIONDESK_MEMORY_LIMIT")
+    write_mnist_root(root, n_train=32, n_test=8)
+    monkeypatch.setattr(idx, "MAX_TOTAL_BYTES", 32 * 28 * 28 + 32 + 100)
+    rc = main(_train_args(root, "--out", str(tmp_path / "run")))
+    _refused(capsys, rc, "t10k-images", "more than a data set can be")
+
+
+def test_a_folder_too_big_for_free_memory_is_refused_before_decoding(tmp_path, capsys, monkeypatch):
+    root = _image_folder(tmp_path / "pics", n=20, size=64)
+    monkeypatch.setenv("VISIONDESK_MEMORY_LIMIT", str(200_000))
+    rc = main(["train", "--data", "folder", "--data-root", str(root), "--image-size", "64", "--model", "mlp",
+               "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "run")])
+    _refused(capsys, rc, "memory", "smaller image size")
+
+
+def test_a_batch_that_cannot_fit_is_refused_before_the_first_step(tmp_path, capsys, monkeypatch):
+    from app.engine.footprint import training_step_bytes
+    from app.models import build_model
+
+    import torch
+
+    root = _image_folder(tmp_path / "pics", n=8, size=64)
+    need = training_step_bytes(build_model("cnn4", 1, (64, 64), 2), (1, 64, 64), 16, torch.device("cpu"))
+    # the data fits (a few kilobytes) but a step of 16 images at 64x64 does not
+    monkeypatch.setenv("VISIONDESK_MEMORY_LIMIT", str(need // 2))
+    run = tmp_path / "run"
+    rc = main(["train", "--data", "folder", "--data-root", str(root), "--image-size", "64", "--model", "cnn4",
+               "--epochs", "1", "--batch-size", "16", "--device", "cpu", "--out", str(run)])
+    _refused(capsys, rc, "batch size of about", "64x64")
+    assert not (run / "config.json").exists()
+    monkeypatch.setenv("VISIONDESK_MEMORY_LIMIT", str(need * 4))
+    assert main(["train", "--data", "folder", "--data-root", str(root), "--image-size", "64", "--model", "cnn4",
+                 "--epochs", "1", "--batch-size", "16", "--device", "cpu", "--out", str(run), "--quiet"]) == 0
+
+
+def test_running_out_of_computer_memory_mid_step_is_one_line(mnist_root, tmp_path, capsys, monkeypatch):
+    from app.engine.classification import ClassificationTask
+
+    def no_memory(self, batch, trainer):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 4294967296 bytes.")
+
+    monkeypatch.setattr(ClassificationTask, "train_step", no_memory)
+    rc = main(_train_args(mnist_root, "--out", str(tmp_path / "run")))
+    _refused(capsys, rc, "ran out of memory", "smaller batch size")

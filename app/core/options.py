@@ -32,9 +32,11 @@ class Range:
     def text(self) -> str:
         if self.lo is not None and self.hi is not None:
             if self.whole:
-                return f"a whole number from {_num(self.lo)} to {_num(self.hi)}"
-            left = "above" if self.lo_open else "of at least"
+                return f"a whole number of at least {_num(self.lo)} and at most {_num(self.hi)}"
             right = "below" if self.hi_open else "at most"
+            if self.lo == 0 and self.lo_open:
+                return f"a positive number {right} {_num(self.hi)}"
+            left = "above" if self.lo_open else "of at least"
             return f"a number {left} {_num(self.lo)} and {right} {_num(self.hi)}"
         if self.lo is not None:
             kind = "a whole number" if self.whole else "a number"

@@ -176,7 +176,7 @@ def _load_idx_splits(files: list[Path], spec: _Spec, steps: Progress) -> tuple[I
     arrays = []
     for i, f in enumerate(files):
         steps.check()
-        arrays.append(read_idx(f))
+        arrays.append(read_idx(f, already=sum(a.nbytes for a in arrays)))   # one bound for all the files
         steps(i + 1)
     splits = []
     for images, labels, img_file, lbl_file in ((arrays[0], arrays[1], files[0], files[1]),

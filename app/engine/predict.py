@@ -109,6 +109,30 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cla
     return Classifier(model, meta, torch.device(device))
 
 
+def labels_for_model(model_classes: list[str], data_classes: list[str], labels: torch.Tensor,
+                     data_name: str = "the data") -> tuple[torch.Tensor, str]:
+    """The data's labels as the model's class numbers, matched by name: the same list as it is, a data
+    set with some of the model's classes (in any order) mapped by name. Classes the model does not know
+    are refused in plain words (accuracy under the wrong names would be silently wrong). Returns
+    (labels, a note: '' when the lists are the same)."""
+    from app.core.errors import UserError
+
+    model_classes, data_classes = [str(c) for c in model_classes], [str(c) for c in data_classes]
+    if model_classes == data_classes:
+        return labels, ""
+    index = {c: i for i, c in enumerate(model_classes)}
+    unknown = [c for c in data_classes if c not in index]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        known = ", ".join(model_classes[:5]) + (", ..." if len(model_classes) > 5 else "")
+        raise UserError(f"The model was trained on other classes ({len(model_classes)}: {known}) than {data_name} "
+                        f"has ({len(data_classes)}); it does not know {shown}, so it cannot be evaluated on it.")
+    mapping = torch.tensor([index[c] for c in data_classes], dtype=torch.long)
+    note = (f"{data_name} has {len(data_classes)} of the model's {len(model_classes)} classes; they were matched "
+            f"by name.")
+    return mapping[labels.long()], note
+
+
 def evaluate_classifier(clf: Classifier, images: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
     from app.engine.classification import evaluation_details
 

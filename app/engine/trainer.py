@@ -264,6 +264,7 @@ class Trainer:
             seed_everything(self.seed + self.dist.rank * 0)
             self.task.setup(self)
             self._setup_done = True
+            self._check_memory()
             skip_batches = self._restore(resume_from) if resume_from else 0
             self._resumed_from = str(resume_from) if resume_from else None
             if resume_from:
@@ -275,6 +276,7 @@ class Trainer:
             nb = self.task.num_batches()
             self.emit(RunStarted(str(self.run_dir) if self.run_dir else None, self.config, describe_device(self.device),
                                  self.epoch, self.epochs, nb))
+            self._report_data()
             reason = "completed"
             while self.epoch < self.epochs:
                 if self.control.stop_requested:
@@ -306,6 +308,13 @@ class Trainer:
                                      f"The last saved checkpoint is unchanged. Free some space and resume the run.")
                 self._fail(full)
                 raise full from exc
+            if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and not isinstance(exc, UserError)
+                                                and "can't allocate memory" in str(exc)):
+                # the computer's own memory (not the GPU's) ran out in the middle of a step
+                ram = OutOfMemory("The computer ran out of memory during training. Choose a smaller batch size or "
+                                  "image size and resume; the last saved checkpoint is kept.")
+                self._fail(ram)
+                raise ram from None
             message = self._fail(exc)
             if isinstance(exc, torch.OutOfMemoryError) and not isinstance(exc, UserError):
                 raise OutOfMemory(message) from None    # the traceback holds the failed step's tensors
@@ -313,6 +322,40 @@ class Trainer:
         finally:
             if self.run is not None:
                 self.run.close()
+
+    #: data-set notes that say something was left out or followed (the rest is the Data tab's description)
+    DATA_WARNINGS = ("Left out", "Ignored", "Followed", "Did not follow", "No test images")
+
+    def _report_data(self) -> None:
+        """Files skipped and classes dropped while loading the data: said on the command line (Notice) and
+        in run.log, as the Data tab shows them."""
+        ds = getattr(self.task, "dataset", None)
+        skipped = [str(s) for s in (getattr(ds, "skipped", None) or [])]
+        if skipped:
+            more = f"; and {len(skipped) - 3} more (all listed in run.log)" if len(skipped) > 3 else ""
+            self.emit(Notice(f"Skipped {len(skipped)} file(s) that could not be used: {'; '.join(skipped[:3])}{more}"))
+            self.log(f"Skipped {len(skipped)} file(s) that could not be used:\n  " + "\n  ".join(skipped))
+        for note in getattr(ds, "notes", None) or []:
+            if isinstance(note, str) and note.startswith(self.DATA_WARNINGS):
+                self.emit(Notice(note))
+                self.log(note)
+
+    def _check_memory(self) -> None:
+        """Before the first step: a task with one image net (``net``, ``batch_size``, ``dataset.input_shape``)
+        has its step's memory estimated and refused in plain words when it cannot fit (see footprint)."""
+        net, bs = getattr(self.task, "net", None), getattr(self.task, "batch_size", None)
+        shape = getattr(getattr(self.task, "dataset", None), "input_shape", None)
+        if not isinstance(net, torch.nn.Module) or not isinstance(bs, int) or not shape or len(shape) != 3:
+            return
+        from app.engine.footprint import check_training_fits
+
+        try:
+            check_training_fits(net, tuple(int(v) for v in shape), bs, self.device,
+                                what=str(self.config.get("model") or "the model"))
+        except UserError:
+            raise
+        except Exception:        # a model the estimate cannot run on a single image: no estimate, no refusal
+            return
 
     def _claim_run_folder(self, resume_from) -> None:
         """Before anything else: lock the run folder (one training per folder) and refuse to start a new
