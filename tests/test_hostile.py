@@ -123,6 +123,28 @@ def test_out_that_cannot_be_a_run_folder_is_one_line(mnist_root, tmp_path, capsy
         assert target.read_text() == "my notes"
 
 
+@pytest.mark.parametrize("which", ["out", "home"])
+def test_read_only_folders_are_one_line(mnist_root, tmp_path, capsys, monkeypatch, which):
+    from app.engine import runs
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # as root (CI), chmod 555 does not stop writes: the check sees a read-only folder as the system says it
+    monkeypatch.setattr(runs.os, "access", lambda p, mode: False if Path(p) == locked / ("runs" if which == "home" else "")
+                        or Path(p) == locked else real_access(p, mode))
+    if which == "home":
+        (locked / "runs").mkdir()
+        monkeypatch.setenv("VISIONDESK_HOME", str(locked))
+        rc = main(_train_args(mnist_root))
+    else:
+        rc = main(_train_args(mnist_root, "--out", str(locked)))
+    _refused(capsys, rc, "read-only")
+    assert [p.name for p in locked.iterdir()] == (["runs"] if which == "home" else [])
+    if which == "home":
+        assert list((locked / "runs").iterdir()) == []
+
+
 def test_default_run_folder_names_are_claimed_atomically(tmp_path):
     paths: list[Path] = []
     barrier = threading.Barrier(8)

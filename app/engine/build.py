@@ -96,8 +96,20 @@ def make_trainer(cfg: TrainConfig, *, out: str | Path | None = None, dataset=Non
     trainer_class = Trainer
     if cfg.task == "classify" and cfg.data.strip().lower() == "csv":
         from app.engine.tabular import TableTrainer as trainer_class
-    return trainer_class(task, epochs=cfg.epochs, device=cfg.device, amp=cfg.amp, seed=cfg.seed, run_dir=run_dir,
-                         config=cfg.to_dict(), callbacks=callbacks, control=control, overwrite=overwrite)
+    try:
+        return trainer_class(task, epochs=cfg.epochs, device=cfg.device, amp=cfg.amp, seed=cfg.seed, run_dir=run_dir,
+                             config=cfg.to_dict(), callbacks=callbacks, control=control, overwrite=overwrite)
+    except BaseException:
+        if run_dir is not None and not out:      # the new folder made for this run: not left behind empty
+            for leftover in ("run.log",):
+                p = run_dir / leftover
+                if p.is_file() and p.stat().st_size == 0:
+                    p.unlink()
+            try:
+                run_dir.rmdir()
+            except OSError:
+                pass
+        raise
 
 
 #: what a continued run may change; anything else is part of what the run is (model, data, optimizer ...)
