@@ -37,16 +37,29 @@ def _fail(path, why: str) -> DataError:
     return DataError(f"{path} is not a valid IDX file: {why}.")
 
 
+_CHUNK = 64 << 20
+
+
 def _read_exact(f, n: int) -> bytearray:
-    buf = bytearray(n)
-    view = memoryview(buf)
-    got = 0
-    while got < n:
-        k = f.readinto(view[got:])
-        if not k:
+    """Up to ``n`` bytes. Memory grows with the data that is really there (in 64 MiB steps), so a header
+    that claims gigabytes over a short file does not allocate them first."""
+    if n <= _CHUNK:
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        while got < n:
+            k = f.readinto(view[got:])
+            if not k:
+                break
+            got += k
+        return buf if got == n else buf[:got]
+    buf = bytearray()
+    while len(buf) < n:
+        part = f.read(min(_CHUNK, n - len(buf)))
+        if not part:
             break
-        got += k
-    return buf if got == n else buf[:got]
+        buf += part
+    return buf
 
 
 def read_idx(path, already: int = 0) -> np.ndarray:
