@@ -402,11 +402,15 @@ def test_linked_folders_are_not_counted_twice_and_links_out_are_said(tmp_path):
     (root / "dogs" / "up").symlink_to(root)                     # a loop
     outside = _image_folder(tmp_path / "elsewhere", classes=("more",), n=3) / "more"
     (root / "cats" / "extra").symlink_to(outside)
+    (root / "kittens").symlink_to(root / "cats")                # a class folder that is another class
+    (root / "birds").symlink_to(tmp_path / "elsewhere" / "more")  # a class folder elsewhere
     ds = _load_with_timeout(root)
-    assert len(ds.train) + len(ds.test) == 6 + 6 + 3
+    assert len(ds.train) + len(ds.test) == 6 + 6 + 3 + 3
+    assert ds.classes == ["birds", "cats", "dogs"]
     text = " ".join(ds.notes)
     assert "Did not follow the link cats/loop" in text and "Did not follow the link dogs/up" in text
-    assert "Followed the link cats/extra" in text
+    assert "Followed the link cats/extra" in text and "Followed the link birds" in text
+    assert "Did not follow the link kittens" in text
 
 
 def test_skipped_files_and_dropped_classes_are_said_by_the_cli_and_run_log(tmp_path, capsys):

@@ -180,9 +180,27 @@ def _scan(root: Path):
     split_layout = train_dir is not None and test_dir is not None
     notes: list[str] = []
     class_dirs: dict[str, list[tuple[int, Path]]] = {}
+    real_root = os.path.realpath(root)
+
+    def linked_class(d: Path) -> bool:
+        """A class folder that is a link: one to a folder inside the data folder is left out (its images
+        would count twice), one elsewhere is followed; both are said."""
+        if not d.is_symlink():
+            return False
+        target = os.path.realpath(d)
+        shown = _display(os.path.relpath(d, root))
+        if _inside(target, real_root):
+            notes.append(f"Did not follow the link {shown}: it points inside the data folder "
+                         f"({_display(os.path.relpath(target, real_root)) or '.'}), whose images would be counted twice.")
+            return True
+        notes.append(f"Followed the link {shown} to {_display(target)}, outside the data folder.")
+        return False
+
     if split_layout:
         for split, base in ((0, train_dir), (1, test_dir)):
             for d in _subdirs(base):
+                if linked_class(d):
+                    continue
                 class_dirs.setdefault(d.name, []).append((split, d))
         others = [d.name for d in top if d not in (train_dir, test_dir)]
         if others:
@@ -190,6 +208,8 @@ def _scan(root: Path):
                          f"ignored the other folder(s): {', '.join(_display(o) for o in others)}.")
     else:
         for d in top:
+            if linked_class(d):
+                continue
             class_dirs.setdefault(d.name, []).append((-1, d))
     with os.scandir(root) as it:
         loose = sum(1 for e in it if not _is_hidden(e.name) and e.is_file()
