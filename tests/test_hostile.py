@@ -546,3 +546,31 @@ def test_running_out_of_computer_memory_mid_step_is_one_line(mnist_root, tmp_pat
     monkeypatch.setattr(ClassificationTask, "train_step", no_memory)
     rc = main(_train_args(mnist_root, "--out", str(tmp_path / "run")))
     _refused(capsys, rc, "ran out of memory", "smaller batch size")
+
+
+def test_a_run_folder_is_locked_for_the_whole_fit_in_one_process_too(tmp_path):
+    """The GUI's Continue on a run that is training (in another window or process) is refused the same way."""
+    from app.engine.build import make_trainer
+    from app.engine.config import TrainConfig
+    from app.engine.events import EpochEnd
+    from app.engine.runs import RunInUse
+
+    from helpers import tiny_dataset
+
+    run = tmp_path / "run"
+    cfg = TrainConfig(data="tiny", model="softmax", epochs=2, batch_size=16, schedule="none", augment=False,
+                      device="cpu")
+    ds = tiny_dataset(n_train=32, n_test=8, size=8)
+    seen: list = []
+
+    def second_trainer(ev):
+        if isinstance(ev, EpochEnd) and ev.epoch == 1:
+            before = _snapshot(run)
+            with pytest.raises(RunInUse, match="in use"):
+                make_trainer(cfg, out=run, dataset=ds).fit(resume_from=run / "last.pt")
+            seen.append(_snapshot(run) == before)
+
+    fin = make_trainer(cfg, out=run, dataset=ds, callbacks=[second_trainer]).fit()
+    assert fin.reason == "completed" and seen == [True]
+    # the lock went with the first fit: continuing now works
+    assert make_trainer(cfg.replace(epochs=3), out=run, dataset=ds).fit(resume_from=run / "last.pt").epoch == 3
