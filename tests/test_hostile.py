@@ -85,6 +85,14 @@ def test_out_on_a_folder_of_other_files_is_refused_and_left_as_it_was(mnist_root
     assert _snapshot(mine) == before and not (mine / "run.log").exists()
 
 
+def test_out_on_a_folder_the_file_browser_touched_is_still_empty(mnist_root, tmp_path):
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    assert main(_train_args(mnist_root, "--out", str(fresh))) == 0
+    assert (fresh / ".DS_Store").read_bytes() == b"\0\0\0\1Bud1" and (fresh / "best.pt").is_file()
+
+
 def test_out_on_an_earlier_run_needs_overwrite(mnist_root, earlier_run, tmp_path, capsys):
     run = _copy_run(earlier_run, tmp_path)
     before = _snapshot(run)

@@ -83,6 +83,10 @@ def _make_folder(path: Path, what: str) -> None:
         raise UserError(f"Cannot write in {what} {path}: permission denied (the folder is read-only).")
 
 
+#: what an empty folder may still hold: a failed start's run.log, and files the file browser adds
+_NOTHING = {"run.log", ".DS_Store", "Thumbs.db", "desktop.ini", ".directory"}
+
+
 def run_folder_state(path: str | Path) -> str:
     """What is at ``path``: "missing", "file" (anything that is not a folder), "empty" (a folder with
     nothing but a run.log or temporary files, e.g. left by a start that failed), "run" (a VisionDesk run:
@@ -96,7 +100,7 @@ def run_folder_state(path: str | Path) -> str:
         names = [p.name for p in path.iterdir()]
     except OSError:
         return "other"
-    if all(n == "run.log" or (n.startswith(".") and n.endswith(".tmp")) for n in names):
+    if all(n in _NOTHING or (n.startswith(".") and n.endswith(".tmp")) for n in names):
         return "empty"
     try:
         cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
