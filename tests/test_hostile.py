@@ -304,6 +304,18 @@ def test_numeric_options_are_checked_once_with_their_range(argv, option, tmp_pat
     assert not (Path(os.environ["VISIONDESK_HOME"]) / "runs").exists()
 
 
+@pytest.mark.parametrize("command", ["evaluate", "resume"])
+def test_a_gpu_that_is_not_there_is_one_line(earlier_run, tmp_path, capsys, monkeypatch, command):
+    from app.engine import devices
+
+    monkeypatch.setattr(devices, "cuda_available", lambda: False)    # as on a machine without a GPU
+    argv = {"evaluate": ["evaluate", str(earlier_run), "--device", "cuda:99"],
+            "resume": ["train", "--resume", str(earlier_run), "--epochs", "2", "--device", "cuda"]}[command]
+    before = _snapshot(earlier_run)
+    _refused(capsys, main(argv), "GPU")
+    assert _snapshot(earlier_run) == before
+
+
 def test_a_huge_seed_in_config_json_is_refused_before_a_run_folder_exists(mnist_root, earlier_run, tmp_path, capsys):
     import json
 

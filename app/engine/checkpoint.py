@@ -152,6 +152,8 @@ def rebuild_from_checkpoint(state: dict[str, Any], meta: dict[str, Any], *, chan
         module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in dict(state).items()})
     except (RuntimeError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"The weights in {file_name} do not fit the {what} '{meta.get('model')}'.") from exc
-    dev = torch.device(device) if isinstance(device, str) else device
+    from app.engine.devices import pick_device
+
+    dev = pick_device(device)      # a device that is not there (cuda:99, no GPU) is one plain line
     module.to(dev).eval()
     return module

@@ -632,7 +632,9 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Load
             raise ValueError(f"latent_dim {latent} does not match the model's {pair.latent_dim}")
         return pair.generator
 
-    dev = torch.device(device)
+    from app.engine.devices import pick_device
+
+    dev = pick_device(device)
     gen = rebuild_from_checkpoint(state, meta, channels=c, size=(h, w), outputs=1, file_name=name,
                                   part=generator_of, device=dev, what="generator")
     from app.engine.predict import resolve_checkpoint

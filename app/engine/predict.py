@@ -106,7 +106,7 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cla
                               f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}).") from exc
     model = rebuild_from_checkpoint(state, meta, channels=c, size=(h, w), outputs=len(meta["classes"]),
                                     file_name=Path(path).name, device=device)
-    return Classifier(model, meta, torch.device(device))
+    return Classifier(model, meta, next(model.parameters(), torch.empty(0)).device)
 
 
 def labels_for_model(model_classes: list[str], data_classes: list[str], labels: torch.Tensor,

@@ -68,13 +68,18 @@ def _reason(exc: OSError) -> str:
     return reason(exc)
 
 
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(os.path.join(root, ""))
+
+
 def _make_folder(path: Path, what: str) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         hint = ""
         home = os.environ.get("VISIONDESK_HOME", "").strip()
-        if home and not Path(home).expanduser().is_dir():
+        if home and not Path(home).expanduser().is_dir() and _inside(os.path.abspath(path),
+                                                                     os.path.abspath(Path(home).expanduser())):
             hint = f" (VISIONDESK_HOME is set to {home}, which is not a folder)"
         raise UserError(f"Cannot create {what} {path}: {_reason(exc)}{hint}.") from None
     if not path.is_dir():
