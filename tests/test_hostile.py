@@ -415,6 +415,25 @@ def test_a_pipe_in_an_image_folder_never_hangs_the_load(tmp_path, monkeypatch):
     assert all("not an ordinary file" in s for s in ds.skipped)
 
 
+@pytest.mark.parametrize("argv", [["train", "--config", "PIPE"],
+                                  ["train", "--data", "csv", "--data-root", "PIPE", "--model", "logistic"],
+                                  ["keypoints", "train", "--data", "PIPE", "--model", "kp-cnn4"],
+                                  ["evaluate", "PIPE"]])
+def test_a_pipe_given_as_an_input_file_never_hangs(tmp_path, capsys, argv):
+    pipe = tmp_path / "input.csv"
+    os.mkfifo(pipe)
+    args = [str(pipe) if a == "PIPE" else a for a in argv]
+    box: dict = {}
+    t = threading.Thread(target=lambda: box.setdefault("rc", main(args)), daemon=True)
+    t.start()
+    t.join(30)
+    if t.is_alive():                        # let the blocked reader go, then fail
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        t.join(10)
+        pytest.fail("the command hangs on a pipe")
+    _refused(capsys, box["rc"], "input.csv")
+
+
 def test_linked_folders_are_not_counted_twice_and_links_out_are_said(tmp_path):
     root = _image_folder(tmp_path / "pics")
     (root / "cats" / "loop").symlink_to(root / "dogs")          # another class's images, a second time

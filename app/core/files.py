@@ -55,6 +55,17 @@ def output_path(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] 
     return target
 
 
+def ensure_ordinary_file(path: str | os.PathLike, what: str = "file") -> None:
+    """Refuse, in plain words, a path to read that is a pipe, device or socket (reading one blocks for
+    ever or never ends). A missing path or a folder is left to the caller's own message."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise UserError(f"{path} is not an ordinary file (it is a pipe, device or socket); choose a {what}.")
+
+
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     """True when ``a`` and ``b`` name one file (links and relative paths resolved)."""
     try:

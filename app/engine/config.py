@@ -96,7 +96,10 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
+        from app.core.files import ensure_ordinary_file
+
         path = Path(path)
+        ensure_ordinary_file(path, "config.json file")
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
