@@ -612,3 +612,27 @@ def test_a_run_folder_is_locked_for_the_whole_fit_in_one_process_too(tmp_path):
     assert fin.reason == "completed" and seen == [True]
     # the lock went with the first fit: continuing now works
     assert make_trainer(cfg.replace(epochs=3), out=run, dataset=ds).fit(resume_from=run / "last.pt").epoch == 3
+
+
+def test_a_pipe_opened_as_a_picture_never_hangs(tmp_path):
+    """Try it and image-folder video sources read single pictures through open_image."""
+    from app.core.errors import DataError
+    from app.data.images import open_image
+
+    pipe = tmp_path / "photo.png"
+    os.mkfifo(pipe)
+    box: dict = {}
+
+    def run():
+        try:
+            open_image(pipe)
+        except DataError as exc:
+            box["error"] = str(exc)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(20)
+    if t.is_alive():
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("open_image hangs on a pipe")
+    assert "not a picture file" in box["error"]
