@@ -328,6 +328,22 @@ def test_a_huge_seed_in_config_json_is_refused_before_a_run_folder_exists(mnist_
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("key,value", [("betas", [2, 0.999]), ("betas", [0.5, float("nan")]), ("score_samples", -5),
+                                       ("grid", -3), ("score_every", 0), ("noise_seed", -1)])
+def test_gan_settings_in_config_json_are_checked_like_the_options(tmp_path, capsys, key, value):
+    import json
+
+    from app.engine.gan import gan_config
+
+    cfg = gan_config("fashion-mnist-sample", epochs=1).to_dict()
+    cfg["extra"] = {**cfg["extra"], key: value}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    rc = main(["gan", "train", "--config", str(path), "--device", "cpu", "--out", str(tmp_path / "run")])
+    _refused(capsys, rc, f"extra.{key}")
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
 @pytest.mark.parametrize("field,value", [("classes", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), ("classes", ["c"] * 100_001),
                                          ("mean", ["0.1"]), ("std", "x"), ("std", [0.0]),
                                          ("input_shape", [1, 28, -28]), ("input_shape", "1x28x28")])
