@@ -599,7 +599,7 @@ def test_running_out_of_computer_memory_mid_step_is_one_line(mnist_root, tmp_pat
 
     monkeypatch.setattr(ClassificationTask, "train_step", no_memory)
     rc = main(_train_args(mnist_root, "--out", str(tmp_path / "run")))
-    _refused(capsys, rc, "ran out of memory", "smaller batch size")
+    _refused(capsys, rc, "ran out of memory", "batch size")
 
 
 def test_a_run_folder_is_locked_for_the_whole_fit_in_one_process_too(tmp_path):

@@ -312,7 +312,10 @@ class Trainer:
                                                 and "can't allocate memory" in str(exc)):
                 # the computer's own memory (not the GPU's) ran out in the middle of a step
                 ram = OutOfMemory("The computer ran out of memory during training. Choose a smaller batch size or "
-                                  "image size and resume; the last saved checkpoint is kept.")
+                                  "image size and resume; the last saved checkpoint is kept." if self._started else
+                                  "The computer ran out of memory before training started: the model (its layer "
+                                  "sizes), the batch size or the image size is too large for it. Choose smaller ones; "
+                                  "nothing in the run folder changed.")
                 self._fail(ram)
                 raise ram from None
             message = self._fail(exc)
