@@ -25,8 +25,8 @@ def _size(text: str) -> tuple[int, int, int]:
         c, h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not CxHxW, e.g. 1x28x28") from None
-    if min(c, h, w) < 1:
-        raise argparse.ArgumentTypeError("every dimension of --input must be positive")
+    if not (1 <= c <= 64 and 1 <= h <= 4096 and 1 <= w <= 4096):
+        raise argparse.ArgumentTypeError("--input must be CxHxW with 1 to 64 channels and 1 to 4096 pixels a side")
     return c, h, w
 
 
@@ -127,7 +127,13 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="mixed precision on CUDA (default off)")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", help="run folder to write (default: a new folder under the runs folder)")
+    add_overwrite_arg(p)
     p.add_argument("--quiet", action="store_true")
+
+
+def add_overwrite_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help="let --out replace an earlier run in that folder (its checkpoints and metrics)")
 
 
 def config_from_args(args: argparse.Namespace, task: str = "classify"):
@@ -175,7 +181,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         cfg = config_from_args(args)
         out = args.out
-    _, rc = run_training(cfg, out=out, resume_from=resume_from, quiet=args.quiet)
+    _, rc = run_training(cfg, out=out, resume_from=resume_from, quiet=args.quiet, overwrite=args.overwrite)
     return rc
 
 
@@ -188,7 +194,8 @@ def resume_from_args(args: argparse.Namespace, fixed: list[tuple[str, str]]):
     from app.engine.build import continue_config
 
     run = Path(args.resume).expanduser()
-    given = [flag for attr, flag in fixed if getattr(args, attr, None) not in (None, [], False)]
+    given = [flag for attr, flag in [*fixed, ("overwrite", "--overwrite")]
+             if getattr(args, attr, None) not in (None, [], False)]
     if getattr(args, "out", None) and Path(args.out).expanduser().resolve() != run.resolve():
         given.append("--out")
     if given:
@@ -201,7 +208,7 @@ def resume_from_args(args: argparse.Namespace, fixed: list[tuple[str, str]]):
     return continue_config(run, total_epochs=args.epochs, **changes)
 
 
-def run_training(cfg, *, out=None, resume_from=None, quiet: bool = False):
+def run_training(cfg, *, out=None, resume_from=None, quiet: bool = False, overwrite: bool = False):
     """Build the trainer and run it, the command-line way: a progress printer, and Ctrl-C (SIGINT) or
     SIGTERM stop the run at the next batch with a resumable last.pt, saying so on stderr and in run.log
     (a second signal stops at once). Returns (Finished event, exit status: 0, or 128 + the signal)."""
@@ -227,7 +234,7 @@ def run_training(cfg, *, out=None, resume_from=None, quiet: bool = False):
             handlers[sig] = signal.signal(sig, on_signal)
     try:
         trainer = make_trainer(cfg, out=out, callbacks=[ProgressPrinter(quiet=quiet)], control=control,
-                               progress=_load_progress(quiet))
+                               progress=_load_progress(quiet), overwrite=overwrite)
         trainer_ready = True
         fin = trainer.fit(resume_from=resume_from)
     finally:
@@ -288,7 +295,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError(f"The model expects images of shape {'x'.join(map(str, clf.input_shape))} but "
                         f"{data} has {'x'.join(map(str, ds.input_shape))}.")
     if res is None:
-        res = evaluate_classifier(clf, ds.test.images, ds.test.labels)
+        from app.engine.predict import labels_for_model
+
+        labels, note = labels_for_model(clf.classes, ds.classes, ds.test.labels, data_name=str(data))
+        for line in ([f"skipped {len(ds.skipped)} file(s) that could not be used: " + "; ".join(ds.skipped[:3])
+                      + (f"; and {len(ds.skipped) - 3} more" if len(ds.skipped) > 3 else "")] if ds.skipped else []) \
+                + ([note] if note else []):
+            sys.stderr.write(f"visiondesk: {line}\n")
+        res = evaluate_classifier(clf, ds.test.images, labels)
     if args.json:
         print(json.dumps(res))
         return 0
@@ -345,7 +359,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not args.to and not args.onnx and not args.torchscript:
         raise UserError("Say where to write: --to FOLDER (model.onnx with its labels, labels.txt and a README), "
                         "or --onnx FILE and/or --torchscript FILE.")
+    from app.core.files import output_path
+
     ckpt = resolve_checkpoint(args.run)
+    for target in (args.onnx, args.torchscript):
+        if target:
+            output_path(target, inputs=[ckpt, *Path(ckpt).parent.glob("*.pt")], what="the exported model")
     clf = load_classifier(ckpt)
     # -- issue 18: a folder that works elsewhere (model.onnx with labels + preprocessing, labels.txt, README)
     if args.to:
@@ -428,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USER
     try:
+        from app.core.options import check_options
+
+        check_options(args)         # every numeric option and the device, once, with its allowed range
         return int(args.func(args) or 0)
     except UserError as exc:
         if _rank() > 0:  # under torchrun every rank fails alike; rank 0 speaks for all

@@ -81,7 +81,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         changes["extra"] = extra
         cfg = TrainConfig.from_dict({**base.to_dict(), **changes, "task": "gan"}, source="the options")
         out = args.out
-    _, rc = cli.run_training(cfg, out=out, resume_from=resume_from, quiet=args.quiet)
+    _, rc = cli.run_training(cfg, out=out, resume_from=resume_from, quiet=args.quiet, overwrite=args.overwrite)
     return rc
 
 
@@ -98,7 +98,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise UserError("--steps must be between 2 and 256.")
     if args.scale < 1 or args.scale > 32:
         raise UserError("--scale must be between 1 and 32.")
-    gen = load_generator(_checkpoint_path(args.checkpoint), device=args.device or "cpu")
+    from app.core.files import output_path
+
+    source = _checkpoint_path(args.checkpoint)
+    output_path(args.out, inputs=[source, *(source.glob("*.pt") if source.is_dir() else [])], what="the picture")
+    gen = load_generator(source, device=args.device or "cpu")
     if args.interpolate:
         i, j = args.interpolate
         if not (0 <= i < args.n and 0 <= j < args.n):
@@ -190,6 +194,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--device", help="auto, cpu or cuda")
     t.add_argument("--amp", nargs="?", const="auto", choices=["off", "auto", "bf16", "fp16"])
     t.add_argument("--out", help="run folder to write (default: a new folder under the runs folder)")
+    cli.add_overwrite_arg(t)
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
 

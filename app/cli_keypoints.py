@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from app.cli import _option
+from app.cli import _option, add_overwrite_arg
 
 DEFAULT_LOSS = "smoothl1"
 DEFAULT_BETA = 0.02
@@ -60,7 +60,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UserError("Say which data and model to train: --data PATH --model kp-resnet18 (or kp-cnn4).")
         cfg = _keypoint_config(args)
         out = args.out
-    fin, rc = run_training(cfg, out=out, resume_from=resume, quiet=args.quiet)
+    fin, rc = run_training(cfg, out=out, resume_from=resume, quiet=args.quiet, overwrite=args.overwrite)
     if fin.best and rc == 0:
         print(f"best epoch {fin.best.get('epoch')}: RMSE {fin.best.get('test_rmse', float('nan')):.3f} px, "
               f"NME {100 * fin.best.get('test_nme', float('nan')):.2f}%")
@@ -122,6 +122,7 @@ def add(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--model", help="kp-cnn4 or kp-resnet18")
     t.add_argument("--epochs", type=int)
     t.add_argument("--out", help="run folder to write (default: a new folder under the runs folder)")
+    add_overwrite_arg(t)
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last.pt")
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)

@@ -32,6 +32,11 @@ def cmd_keypoints_video(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser() if args.out else None
     if out is not None and out.suffix.lower() not in (".mp4", ".m4v", ".mov", ".avi"):
         raise UserError(f"--out {out.name}: write an .mp4 (or .avi/.mov) file.")
+    if out is not None:
+        from app.core.files import output_path
+
+        inputs = [src_path, *(p for p in src_path.iterdir() if p.is_file())] if src_path.is_dir() else [src_path]
+        output_path(out, inputs=inputs, what="the annotated video")
     tty = sys.stderr.isatty() and not args.quiet and not args.json
     warnings: list[str] = []
     t0 = time.perf_counter()

@@ -167,14 +167,14 @@ def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
     root = tmp_path / "perm"
     _two_classes(root)
     locked = root / "a" / "1.png"
-    real_open = Image.open
+    real_open = os.open
 
     def refuse(fp, *args, **kwargs):
         if str(fp) == str(locked):
             raise PermissionError(13, "Permission denied", str(fp))
         return real_open(fp, *args, **kwargs)
 
-    monkeypatch.setattr(Image, "open", refuse)  # as root, chmod 000 would not stop the read
+    monkeypatch.setattr(os, "open", refuse)  # as root, chmod 000 would not stop the read
     clear_cache()
     ds = load_folder(root)
     assert len(ds.train) + len(ds.test) == 5

@@ -296,3 +296,94 @@ def test_cifar_batch_reader_random(raw):
             data, labels = out
             assert data.shape[1] == 3072 and len(labels) == len(data)
 
+
+
+# ---------------------------------------------------------------------------------------------- numeric options
+# (command, option) pairs: the command fails after the option check on a missing file, so a value that
+# passes costs nothing; the property: exit status 2, one line, and an out-of-range value is named
+OPTION_COMMANDS = [
+    (["train", "--data", "folder", "--data-root", "/nonexistent/visiondesk"], o)
+    for o in ("--epochs", "--batch-size", "--lr", "--momentum", "--weight-decay", "--label-smoothing", "--seed",
+              "--image-size")
+] + [(["gan", "generate", "/nonexistent/g.pt", "--out", "/nonexistent/x.png"], o)
+     for o in ("--n", "--nrow", "--scale", "--seed")] + [
+    (["gan", "score", "/nonexistent/g.pt"], "--samples"),
+    (["gan", "train", "--data", "folder", "--data-root", "/nonexistent/visiondesk"], "--beta1"),
+    (["keypoints", "train", "--data", "/nonexistent/faces.npz", "--model", "kp-cnn4"], "--beta"),
+    (["keypoints", "video", "/nonexistent/face.mp4"], "--threads"),
+    (["keypoints", "video", "/nonexistent/face.mp4"], "--max-frames"),
+    (["summary", "--model", "no-such-model"], "--classes"),
+]
+NUMBERS = st.one_of(st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
+                    st.sampled_from(["nan", "-inf", "1e400", "0x10", "", " ", "½", "1_000", "--"]))
+
+
+@FUZZ
+@given(pick=st.sampled_from(OPTION_COMMANDS), value=NUMBERS)
+def test_every_numeric_option_is_checked_in_one_line(pick, value, capsys):
+    from app.cli import main
+    from app.core.options import RANGES, check_value
+
+    command, option = pick
+    text = str(value)
+    try:
+        rc = main([*command, f"{option}={text}"])
+    except SystemExit as exc:                        # argparse's own refusal (not a number at all)
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    name = option[2:].replace("-", "_")
+    try:
+        number = (int if RANGES[name].whole else float)(text)
+    except (ValueError, OverflowError):
+        return                                       # argparse's own one line
+    try:
+        check_value(name, number)
+    except UserError:
+        assert option in err, err                    # refused by the one check, naming the option and range
+
+
+CKPT_FIELD_VALUES = st.one_of(
+    st.none(), st.integers(-2**40, 2**40), st.floats(allow_nan=True), st.text(max_size=5),
+    st.lists(st.one_of(st.integers(-5, 5), st.text(max_size=3), st.floats(allow_nan=True)), max_size=5),
+    st.just(["a"] * 200_001), st.just([[1, 2]]), st.just({"a": 1}), st.just([1, 10**9, 10**9]),
+    st.just([0.5, "x", 0.5]), st.just([0.0]))
+
+
+@FUZZ
+@given(field=st.sampled_from(["classes", "mean", "std", "input_shape", "model", "model_options"]),
+       value=CKPT_FIELD_VALUES)
+def test_a_real_classifier_file_with_one_field_replaced(field, value, tmp_path_factory):
+    """A checkpoint that a real training wrote, with one field of its description made hostile: loading,
+    predicting and evaluating either work or refuse in plain words (checked after the safe load)."""
+    from app.cli import main
+    from app.engine.checkpoint import load_checkpoint, save_checkpoint
+    from app.engine.predict import load_classifier
+
+    src = _real_classifier(tmp_path_factory)
+    ckpt = load_checkpoint(src)
+    ckpt["meta"] = {**ckpt["meta"], field: value}
+    path = tmp_path_factory.mktemp("hostile") / "best.pt"
+    save_checkpoint(ckpt, path)
+    clf = only_user_errors(load_classifier, path)
+    if not isinstance(clf, UserError):
+        only_user_errors(clf.top_k, np.zeros((8, 8), np.uint8))
+    assert main(["export", str(path), "--torchscript", str(path.with_suffix(".ts"))]) in (0, 2)
+
+
+_REAL: dict = {}
+
+
+def _real_classifier(factory) -> Path:
+    if "path" not in _REAL:
+        from app.engine.build import make_trainer
+        from app.engine.config import TrainConfig
+
+        from helpers import tiny_dataset
+
+        run = factory.mktemp("real") / "run"
+        cfg = TrainConfig(data="tiny", model="softmax", epochs=1, batch_size=8, schedule="none", augment=False,
+                          device="cpu")
+        make_trainer(cfg, out=run, dataset=tiny_dataset(n_train=16, n_test=8, size=8)).fit()
+        _REAL["path"] = run / "best.pt"
+    return _REAL["path"]

@@ -176,7 +176,7 @@ def _load_idx_splits(files: list[Path], spec: _Spec, steps: Progress) -> tuple[I
     arrays = []
     for i, f in enumerate(files):
         steps.check()
-        arrays.append(read_idx(f))
+        arrays.append(read_idx(f, already=sum(a.nbytes for a in arrays)))   # one bound for all the files
         steps(i + 1)
     splits = []
     for images, labels, img_file, lbl_file in ((arrays[0], arrays[1], files[0], files[1]),
@@ -194,6 +194,10 @@ def _load_idx_splits(files: list[Path], spec: _Spec, steps: Progress) -> tuple[I
             raise DataError(f"{lbl_file} has labels outside 0..{len(spec.classes) - 1}.")
         splits.append(ImageSplit(torch.from_numpy(images).unsqueeze(1),
                                  torch.from_numpy(labels.astype(np.int64))))
+    tr, te = splits[0].images.shape[2:], splits[1].images.shape[2:]
+    if tr != te:        # checked now, not after a whole epoch of training
+        raise DataError(f"{files[0].name} holds {tr[1]}x{tr[0]} images but {files[2].name} holds {te[1]}x{te[0]} "
+                        f"images; the training and test files must have images of one size.")
     return splits[0], splits[1]
 
 

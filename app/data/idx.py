@@ -28,6 +28,7 @@ _TYPES: dict[int, np.dtype] = {
 _CODES: dict[np.dtype, int] = {np.dtype(t.kind + str(t.itemsize)): c for c, t in _TYPES.items()}
 
 MAX_NDIM = 8
+MAX_TOTAL_BYTES = 6 << 30   # all the files of one data set together
 MAX_BYTES = 4 << 30   # a header claiming more than 4 GiB of data is not a real data set file
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -36,19 +37,32 @@ def _fail(path, why: str) -> DataError:
     return DataError(f"{path} is not a valid IDX file: {why}.")
 
 
+_CHUNK = 64 << 20
+
+
 def _read_exact(f, n: int) -> bytearray:
-    buf = bytearray(n)
-    view = memoryview(buf)
-    got = 0
-    while got < n:
-        k = f.readinto(view[got:])
-        if not k:
+    """Up to ``n`` bytes. Memory grows with the data that is really there (in 64 MiB steps), so a header
+    that claims gigabytes over a short file does not allocate them first."""
+    if n <= _CHUNK:
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        while got < n:
+            k = f.readinto(view[got:])
+            if not k:
+                break
+            got += k
+        return buf if got == n else buf[:got]
+    buf = bytearray()
+    while len(buf) < n:
+        part = f.read(min(_CHUNK, n - len(buf)))
+        if not part:
             break
-        got += k
-    return buf if got == n else buf[:got]
+        buf += part
+    return buf
 
 
-def read_idx(path) -> np.ndarray:
+def read_idx(path, already: int = 0) -> np.ndarray:
     """Read an IDX file (gzip or not) into a writable, native-endian numpy array.
 
     Raises ``DataError`` naming the file for a wrong magic number, a truncated file, a file
@@ -61,7 +75,7 @@ def read_idx(path) -> np.ndarray:
             raw.seek(0)
             f = _gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
             try:
-                return _read_stream(f, path, None if compressed else os.fstat(raw.fileno()).st_size)
+                return _read_stream(f, path, None if compressed else os.fstat(raw.fileno()).st_size, already)
             except (EOFError, _gzip.BadGzipFile, zlib.error) as e:
                 raise _fail(path, f"the gzip data is damaged or cut short ({e})") from None
     except FileNotFoundError:
@@ -72,7 +86,7 @@ def read_idx(path) -> np.ndarray:
         raise DataError(f"No permission to read {path}.") from None
 
 
-def _read_stream(f, path: Path, file_size: int | None) -> np.ndarray:
+def _read_stream(f, path: Path, file_size: int | None, already: int = 0) -> np.ndarray:
     magic = _read_exact(f, 4)
     if len(magic) < 4:
         raise _fail(path, f"it has only {len(magic)} bytes, too short for a header")
@@ -93,6 +107,13 @@ def _read_stream(f, path: Path, file_size: int | None) -> np.ndarray:
         nbytes *= d
     if nbytes > MAX_BYTES:
         raise _fail(path, f"its header claims dimensions {dims} ({nbytes / 2**30:.1f} GiB), which is not plausible")
+    if already + nbytes > MAX_TOTAL_BYTES:
+        raise _fail(path, f"its header claims dimensions {dims} ({nbytes / 2**30:.1f} GiB), which with the files "
+                          f"read before it is more than a data set can be ({MAX_TOTAL_BYTES / 2**30:.0f} GiB)")
+    from app.core.memory import check_fits
+
+    check_fits(2 * (already + nbytes), f"Reading {path.name} (its header claims {nbytes / 2**30:.2f} GiB)",
+               "the file is damaged, or this computer has too little free memory for this data set.")
     header_size = 4 + 4 * ndim
     if file_size is not None and file_size != header_size + nbytes:
         have = file_size - header_size

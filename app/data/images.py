@@ -16,8 +16,13 @@ from app.core.errors import DataError, UserError
 
 def open_image(path: str | Path) -> np.ndarray:
     """Read a picture file as uint8 (H, W) or (H, W, 3); a clear DataError if it cannot be read."""
+    import os
+    import stat
+
     path = Path(path)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):     # a pipe or device would block the read for ever
+            raise DataError(f"{path.name} is not a picture file (it is a folder, pipe or device).")
         with Image.open(path) as im:
             im.load()
             if im.mode in ("L", "I;16", "I", "F"):

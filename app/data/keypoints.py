@@ -251,7 +251,40 @@ def hold_out_people(dataset: KeypointDataset, fraction: float = 0.15, seed: int 
 
 
 # --------------------------------------------------------------------------------------------- .npz
+MAX_NPZ_BYTES = 16 << 30        # a keypoint .npz declaring more than this is not a real data set
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """The arrays' declared sizes (read from their headers, nothing decompressed) against a total bound and
+    the free memory: a tiny file claiming a huge shape, or a small one that expands to gigabytes, is
+    refused before numpy allocates it."""
+    import zipfile
+
+    from app.core.memory import check_fits, gib
+
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read(f)
+                n = int(np.prod(shape, dtype=object)) * int(dtype.itemsize)
+                total += n
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, TypeError, OverflowError):
+        return          # not a readable .npz: np.load says so in its own plain message below
+    if total > MAX_NPZ_BYTES:
+        raise DataError(f"{path.name} declares arrays of {gib(total)} in all, which is not plausible for a keypoint "
+                        f"data set (at most {gib(MAX_NPZ_BYTES)}); the file is damaged or not a data set.")
+    check_fits(3 * total, f"Loading {path.name} ({gib(total)} of arrays)",
+               "use a smaller file, or free some memory.")
+
+
 def _read_npz(path: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    _check_npz_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             files = set(z.files)

@@ -212,7 +212,10 @@ def read_csv(path) -> tuple[list[str], list[list[str]], bool]:
     Raises ``DataError`` in plain words for a missing file, binary data, text that is not UTF-8,
     an empty file, a single column and rows with a different number of cells.
     """
+    from app.core.files import ensure_ordinary_file
+
     path = Path(path)
+    ensure_ordinary_file(path, ".csv file")
     try:
         raw = path.read_bytes() if path.stat().st_size <= MAX_BYTES else None
     except FileNotFoundError:

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable
 
 from app.engine.config import TrainConfig
 from app.engine.events import Event, Finished
-from app.engine.runs import new_run_dir
+from app.engine.runs import new_run_dir, prepare_run_dir
 from app.engine.task import Task
 from app.engine.trainer import Control, Trainer
 from app.core.errors import ModelError, UserError
@@ -78,8 +78,12 @@ def _check_model_fits_task(cfg: TrainConfig) -> None:
 
 def make_trainer(cfg: TrainConfig, *, out: str | Path | None = None, dataset=None,
                  callbacks: Iterable[Callable[[Event], None]] = (), control: Control | None = None,
-                 progress=None, write_run: bool = True) -> Trainer:
-    """A Trainer for ``cfg``. ``out``: the run folder (a new one under the runs root when None)."""
+                 progress=None, write_run: bool = True, overwrite: bool = False) -> Trainer:
+    """A Trainer for ``cfg``. ``out``: the run folder (a new one under the runs root when None); it must be
+    new, empty or a run (``prepare_run_dir``). ``overwrite``: a new run may replace an earlier run there
+    (else only continuing it with ``fit(resume_from=...)`` is allowed)."""
+    if write_run and out:
+        out = prepare_run_dir(out)          # before the data is loaded: a bad folder is refused at once
     task = build_task(cfg, dataset, progress)
     run_dir = None
     if write_run:
@@ -92,8 +96,20 @@ def make_trainer(cfg: TrainConfig, *, out: str | Path | None = None, dataset=Non
     trainer_class = Trainer
     if cfg.task == "classify" and cfg.data.strip().lower() == "csv":
         from app.engine.tabular import TableTrainer as trainer_class
-    return trainer_class(task, epochs=cfg.epochs, device=cfg.device, amp=cfg.amp, seed=cfg.seed, run_dir=run_dir,
-                         config=cfg.to_dict(), callbacks=callbacks, control=control)
+    try:
+        return trainer_class(task, epochs=cfg.epochs, device=cfg.device, amp=cfg.amp, seed=cfg.seed, run_dir=run_dir,
+                             config=cfg.to_dict(), callbacks=callbacks, control=control, overwrite=overwrite)
+    except BaseException:
+        if run_dir is not None and not out:      # the new folder made for this run: not left behind empty
+            for leftover in ("run.log",):
+                p = run_dir / leftover
+                if p.is_file() and p.stat().st_size == 0:
+                    p.unlink()
+            try:
+                run_dir.rmdir()
+            except OSError:
+                pass
+        raise
 
 
 #: what a continued run may change; anything else is part of what the run is (model, data, optimizer ...)

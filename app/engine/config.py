@@ -98,7 +98,10 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
+        from app.core.files import ensure_ordinary_file
+
         path = Path(path)
+        ensure_ordinary_file(path, "config.json file")
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -113,6 +116,14 @@ class TrainConfig:
         def bad(msg: str) -> UserError:
             return UserError(f"{source}: {msg}")
 
+        from app.core.options import check_value
+
+        for name, label in (("lr", "the learning rate"), ("momentum", "momentum"), ("weight_decay", "weight decay"),
+                            ("label_smoothing", "label smoothing"), ("seed", "the seed")):
+            try:
+                check_value(name, getattr(self, name), label=label)
+            except UserError as exc:
+                raise bad(str(exc)) from None
         if self.epochs < 1 or self.epochs > 100000:
             raise bad(f"epochs must be between 1 and 100000 (got {self.epochs}).")
         if self.batch_size < 1 or self.batch_size > 65536:

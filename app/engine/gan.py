@@ -363,7 +363,6 @@ class GanTask(Task):
 
 @register_task("gan")
 def gan_task_factory(cfg: TrainConfig, dataset=None, progress=None) -> GanTask:
-    ds = dataset if dataset is not None else load_data_for(cfg, progress)
     ex = dict(cfg.extra or {})
     betas = ex.get("betas", (0.5, 0.999))
     if not (isinstance(betas, (list, tuple)) and len(betas) == 2):
@@ -377,6 +376,14 @@ def gan_task_factory(cfg: TrainConfig, dataset=None, progress=None) -> GanTask:
     except (TypeError, ValueError):
         raise UserError("extra.score_every, extra.score_samples, extra.grid and extra.noise_seed must be whole "
                         "numbers and extra.betas two numbers.") from None
+    from app.core.options import check_value     # the command line's ranges, for a hand-edited config.json too
+
+    for name, key, value in (("score_every", "score_every", counts["score_every"]),
+                             ("score_samples", "score_samples", counts["score_samples"]),
+                             ("n", "grid", counts["grid_samples"]), ("seed", "noise_seed", counts["noise_seed"]),
+                             ("beta1", "betas[0]", counts["betas"][0]), ("beta1", "betas[1]", counts["betas"][1])):
+        check_value(name, value, label=f"extra.{key}")
+    ds = dataset if dataset is not None else load_data_for(cfg, progress)
     return GanTask(ds, cfg.model, model_options=cfg.model_options, batch_size=cfg.batch_size,
                    optimizer=cfg.optimizer, lr=cfg.lr,
                    label_smoothing=cfg.label_smoothing, class_index=ex.get("class"),
@@ -632,7 +639,9 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Load
             raise ValueError(f"latent_dim {latent} does not match the model's {pair.latent_dim}")
         return pair.generator
 
-    dev = torch.device(device)
+    from app.engine.devices import pick_device
+
+    dev = pick_device(device)
     gen = rebuild_from_checkpoint(state, meta, channels=c, size=(h, w), outputs=1, file_name=name,
                                   part=generator_of, device=dev, what="generator")
     from app.engine.predict import resolve_checkpoint

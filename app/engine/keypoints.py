@@ -420,7 +420,9 @@ def read_keypoint_checkpoint(path_or_name: str | Path) -> tuple[dict, dict, Path
     for key in ("model", "input_size", "num_points", "mean", "std"):
         if key not in meta:
             raise CheckpointError(f"{path.name} does not describe its model fully (missing '{key}').")
-    return state, meta, path
+    from app.engine.checkpoint import check_meta
+
+    return state, check_meta(meta, path.name), path
 
 
 def load_keypoint_model(path_or_weight_name: str | Path, device: str | torch.device = "cpu") -> KeypointPredictor:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.engine.checkpoint import FORMAT, load_checkpoint, rebuild_from_checkpoint
+from app.engine.checkpoint import FORMAT, check_meta, load_checkpoint, rebuild_from_checkpoint
 from app.core.errors import CheckpointError
 from app.models.layers import class_probabilities, output_kind
 
@@ -37,7 +37,7 @@ def read_model_checkpoint(path: str | Path) -> tuple[dict, dict]:
         state, meta = ckpt.get("model"), ckpt.get("meta")
     if not isinstance(state, dict) or not isinstance(meta, dict):
         raise CheckpointError(f"{path.name} is not a VisionDesk model file (no weights or no description of the model).")
-    return state, meta
+    return state, check_meta(meta, path.name)
 
 
 def _meta_from_config(cfg: dict, task_state: dict) -> dict:
@@ -106,7 +106,31 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Cla
                               f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}).") from exc
     model = rebuild_from_checkpoint(state, meta, channels=c, size=(h, w), outputs=len(meta["classes"]),
                                     file_name=Path(path).name, device=device)
-    return Classifier(model, meta, torch.device(device))
+    return Classifier(model, meta, next(model.parameters(), torch.empty(0)).device)
+
+
+def labels_for_model(model_classes: list[str], data_classes: list[str], labels: torch.Tensor,
+                     data_name: str = "the data") -> tuple[torch.Tensor, str]:
+    """The data's labels as the model's class numbers, matched by name: the same list as it is, a data
+    set with some of the model's classes (in any order) mapped by name. Classes the model does not know
+    are refused in plain words (accuracy under the wrong names would be silently wrong). Returns
+    (labels, a note: '' when the lists are the same)."""
+    from app.core.errors import UserError
+
+    model_classes, data_classes = [str(c) for c in model_classes], [str(c) for c in data_classes]
+    if model_classes == data_classes:
+        return labels, ""
+    index = {c: i for i, c in enumerate(model_classes)}
+    unknown = [c for c in data_classes if c not in index]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        known = ", ".join(model_classes[:5]) + (", ..." if len(model_classes) > 5 else "")
+        raise UserError(f"The model was trained on other classes ({len(model_classes)}: {known}) than {data_name} "
+                        f"has ({len(data_classes)}); it does not know {shown}, so it cannot be evaluated on it.")
+    mapping = torch.tensor([index[c] for c in data_classes], dtype=torch.long)
+    note = (f"{data_name} has {len(data_classes)} of the model's {len(model_classes)} classes; they were matched "
+            f"by name.")
+    return mapping[labels.long()], note
 
 
 def evaluate_classifier(clf: Classifier, images: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:

@@ -7,16 +7,19 @@ Every training run is a folder (by default under the user's data dir) holding ``
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import logging
 import math
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from app.core.errors import UserError
 from app.core.files import atomic_write_text
 
 
@@ -36,15 +39,96 @@ def _slug(text: str) -> str:
 
 
 def new_run_dir(data: str, model: str, root: str | Path | None = None, task: str = "classify") -> Path:
+    """A new, empty run folder under ``root`` (the runs folder by default), created here: the name is
+    claimed by creating the folder, so two trainings started in the same second get two folders."""
     root = Path(root) if root else runs_root()
+    _make_folder(root, "the runs folder")
     stamp = datetime.now().strftime("%Y-%m-%dT%H-%M-%S")
     prefix = "" if task == "classify" else f"{_slug(task)}_"
     base = root / f"{stamp}_{prefix}{_slug(data)}_{_slug(model)}"
     path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+        except OSError as exc:
+            raise UserError(f"Cannot create a run folder in {root}: {_reason(exc)}.") from None
+
+
+#: files a run writes that a new run replacing an old one (``overwrite``) removes first; run.log is kept
+RUN_OUTPUTS = ("last.pt", "best.pt", "curves.png", "confusion.png", "samples/epoch_*.png", "samples/score_*.json")
+
+
+def _reason(exc: OSError) -> str:
+    from app.core.files import _reason as reason
+
+    return reason(exc)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(os.path.join(root, ""))
+
+
+def _make_folder(path: Path, what: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        hint = ""
+        home = os.environ.get("VISIONDESK_HOME", "").strip()
+        if home and not Path(home).expanduser().is_dir() and _inside(os.path.abspath(path),
+                                                                     os.path.abspath(Path(home).expanduser())):
+            hint = f" (VISIONDESK_HOME is set to {home}, which is not a folder)"
+        raise UserError(f"Cannot create {what} {path}: {_reason(exc)}{hint}.") from None
+    if not path.is_dir():
+        raise UserError(f"Cannot use {what} {path}: it is not a folder.")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"Cannot write in {what} {path}: permission denied (the folder is read-only).")
+
+
+#: what an empty folder may still hold: a failed start's run.log, and files the file browser adds
+_NOTHING = {"run.log", ".DS_Store", "Thumbs.db", "desktop.ini", ".directory"}
+
+
+def run_folder_state(path: str | Path) -> str:
+    """What is at ``path``: "missing", "file" (anything that is not a folder), "empty" (a folder with
+    nothing but a run.log or temporary files, e.g. left by a start that failed), "run" (a VisionDesk run:
+    its config.json names a task and a model) or "other" (a folder holding someone's files)."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return "missing"
+    if not path.is_dir():
+        return "file"
+    try:
+        names = [p.name for p in path.iterdir()]
+    except OSError:
+        return "other"
+    if all(n in _NOTHING or (n.startswith(".") and n.endswith(".tmp")) for n in names):
+        return "empty"
+    try:
+        cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return "other"
+    if isinstance(cfg, dict) and isinstance(cfg.get("task"), str) and isinstance(cfg.get("model"), str):
+        return "run"
+    return "other"
+
+
+def prepare_run_dir(out: str | Path) -> Path:
+    """The one check of a run folder given by the person (``--out``) before anything is written: it may be
+    new, empty or a VisionDesk run (the Trainer then refuses to start a new run over an old one unless told
+    to replace it); a file, a device or a folder of other files is refused. The folder is created."""
+    given = Path(out).expanduser()
+    state = run_folder_state(given)
+    if state == "file":
+        raise UserError(f"{given} is a file, not a folder; give the run a folder name (a new or empty folder).")
+    if state == "other":
+        raise UserError(f"{given} already holds files that are not a VisionDesk run; VisionDesk will not write "
+                        f"a run among them. Choose a new or empty folder.")
+    _make_folder(given, "the run folder")
+    return given
 
 
 def remove_stale_temp_files(folder: str | Path) -> list[str]:
@@ -67,19 +151,64 @@ class RunFolder:
         """``clean``: remove stale temporary files now; the Trainer passes False and removes them once the
         run really starts (its first step succeeded), so a start that fails leaves the folder as it was."""
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        #: what the folder held before this process came: "run" when it is an earlier run (see run_folder_state)
+        self.state = run_folder_state(self.path)
+        _make_folder(self.path, "the run folder")
         if clean:
             remove_stale_temp_files(self.path)
         self.rows: list[dict] = read_metrics(self.path)
         self._batch_rows: list[dict] = []
         self._batch_header: list[str] | None = None
+        self._lock_fd: int | None = None
         # a logger of its own that is not registered with logging.getLogger: registered loggers live
         # for the whole process, so every run would leave one behind in a long GUI session
         self.logger = logging.Logger(f"visiondesk.run.{self.path.name}", logging.INFO)
         self.logger.propagate = False
-        self._handler = logging.FileHandler(self.path / "run.log", encoding="utf-8")
+        try:
+            self._handler = logging.FileHandler(self.path / "run.log", encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"Cannot write the run's log in {self.path}: {_reason(exc)}.") from None
         self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         self.logger.addHandler(self._handler)
+
+    # -- the lock
+    def lock(self) -> None:
+        """Hold the folder for this process while it trains (an advisory lock on run.log that the system
+        drops when the process ends, however it ends, so a dead process's lock is simply taken over).
+        Raises ``RunInUse`` when another training holds it."""
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.path / "run.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            import fcntl
+        except ImportError:                       # Windows: no advisory locks here
+            self._lock_fd = fd
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise RunInUse(f"{self.path} is in use: another VisionDesk training is writing to it. Wait for it "
+                               f"to finish (or stop it), or choose another run folder.") from None
+            raise UserError(f"Cannot lock the run folder {self.path}: {_reason(exc)}.") from None
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            fd, self._lock_fd = self._lock_fd, None
+            os.close(fd)
+
+    def clear_outputs(self) -> list[str]:
+        """Remove an earlier run's checkpoints and pictures (``RUN_OUTPUTS``) before a new run replaces it;
+        metrics.csv and batches.csv are rewritten by the new run, run.log goes on. Returns the names."""
+        removed = []
+        for pattern in RUN_OUTPUTS:
+            for p in self.path.glob(pattern):
+                if p.is_file() or p.is_symlink():
+                    p.unlink()
+                    removed.append(str(p.relative_to(self.path)))
+        return removed
 
     # -- files
     @property
@@ -170,6 +299,11 @@ class RunFolder:
         finally:
             self.logger.removeHandler(self._handler)
             self._handler.close()
+            self.unlock()
+
+
+class RunInUse(UserError):
+    """Another process trains in this run folder."""
 
 
 def _whole(v) -> int | None:

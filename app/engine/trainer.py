@@ -131,7 +131,8 @@ class Trainer:
     def __init__(self, task: Task, *, epochs: int, device: str | torch.device = "auto", amp: str | bool = "off",
                  seed: int = 0, run_dir: str | Path | None = None, config: dict | None = None,
                  callbacks: Iterable[Callback] = (), control: Control | None = None,
-                 flush_seconds: float = 0.1, checkpoint_every: int = 1, log_batches: bool = True):
+                 flush_seconds: float = 0.1, checkpoint_every: int = 1, log_batches: bool = True,
+                 overwrite: bool = False):
         self.task = task
         self.epochs = int(epochs)
         self.dist = dist_util.context()
@@ -148,6 +149,7 @@ class Trainer:
         self.is_main = self.dist.rank == 0
         self.run = RunFolder(run_dir, clean=False) if (run_dir is not None and self.is_main) else None
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.overwrite = bool(overwrite)       # a new run may replace an earlier run in run_dir
         self.epoch = 0           # completed epochs
         self.step = 0            # global optimisation steps
         self.best: dict[str, float] = {}
@@ -257,10 +259,12 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     def fit(self, resume_from: str | Path | None = None) -> Finished:
         t_start = time.perf_counter()
+        self._claim_run_folder(resume_from)
         try:
             seed_everything(self.seed + self.dist.rank * 0)
             self.task.setup(self)
             self._setup_done = True
+            self._check_memory()
             skip_batches = self._restore(resume_from) if resume_from else 0
             self._resumed_from = str(resume_from) if resume_from else None
             if resume_from:
@@ -272,6 +276,7 @@ class Trainer:
             nb = self.task.num_batches()
             self.emit(RunStarted(str(self.run_dir) if self.run_dir else None, self.config, describe_device(self.device),
                                  self.epoch, self.epochs, nb))
+            self._report_data()
             reason = "completed"
             while self.epoch < self.epochs:
                 if self.control.stop_requested:
@@ -303,6 +308,16 @@ class Trainer:
                                      f"The last saved checkpoint is unchanged. Free some space and resume the run.")
                 self._fail(full)
                 raise full from exc
+            if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and not isinstance(exc, UserError)
+                                                and "can't allocate memory" in str(exc)):
+                # the computer's own memory (not the GPU's) ran out in the middle of a step
+                ram = OutOfMemory("The computer ran out of memory during training. Choose a smaller batch size or "
+                                  "image size and resume; the last saved checkpoint is kept." if self._started else
+                                  "The computer ran out of memory before training started: the model (its layer "
+                                  "sizes), the batch size or the image size is too large for it. Choose smaller ones; "
+                                  "nothing in the run folder changed.")
+                self._fail(ram)
+                raise ram from None
             message = self._fail(exc)
             if isinstance(exc, torch.OutOfMemoryError) and not isinstance(exc, UserError):
                 raise OutOfMemory(message) from None    # the traceback holds the failed step's tensors
@@ -310,6 +325,56 @@ class Trainer:
         finally:
             if self.run is not None:
                 self.run.close()
+
+    #: data-set notes that say something was left out or followed (the rest is the Data tab's description)
+    DATA_WARNINGS = ("Left out", "Ignored", "Followed", "Did not follow", "No test images")
+
+    def _report_data(self) -> None:
+        """Files skipped and classes dropped while loading the data: said on the command line (Notice) and
+        in run.log, as the Data tab shows them."""
+        ds = getattr(self.task, "dataset", None)
+        skipped = [str(s) for s in (getattr(ds, "skipped", None) or [])]
+        if skipped:
+            more = f"; and {len(skipped) - 3} more (all listed in run.log)" if len(skipped) > 3 else ""
+            self.emit(Notice(f"Skipped {len(skipped)} file(s) that could not be used: {'; '.join(skipped[:3])}{more}"))
+            self.log(f"Skipped {len(skipped)} file(s) that could not be used:\n  " + "\n  ".join(skipped))
+        for note in getattr(ds, "notes", None) or []:
+            if isinstance(note, str) and note.startswith(self.DATA_WARNINGS):
+                self.emit(Notice(note))
+                self.log(note)
+
+    def _check_memory(self) -> None:
+        """Before the first step: a task with one image net (``net``, ``batch_size``, ``dataset.input_shape``)
+        has its step's memory estimated and refused in plain words when it cannot fit (see footprint)."""
+        net, bs = getattr(self.task, "net", None), getattr(self.task, "batch_size", None)
+        shape = getattr(getattr(self.task, "dataset", None), "input_shape", None)
+        if not isinstance(net, torch.nn.Module) or not isinstance(bs, int) or not shape or len(shape) != 3:
+            return
+        from app.engine.footprint import check_training_fits
+
+        try:
+            check_training_fits(net, tuple(int(v) for v in shape), bs, self.device,
+                                what=str(self.config.get("model") or "the model"))
+        except UserError:
+            raise
+        except Exception:        # a model the estimate cannot run on a single image: no estimate, no refusal
+            return
+
+    def _claim_run_folder(self, resume_from) -> None:
+        """Before anything else: lock the run folder (one training per folder) and refuse to start a new
+        run over an earlier one unless ``overwrite``. Nothing in the folder changes when this refuses."""
+        if self.run is None:
+            return
+        try:
+            self.run.lock()
+            if not resume_from and self.run.state == "run" and not self.overwrite:
+                done = len([r for r in self.run.rows if _epoch_of(r) is not None])
+                raise UserError(f"{self.run.path} already holds a run ({done} epoch(s) done); it was left as it is. "
+                                f"Continue it (--resume), replace it on purpose (--overwrite), or choose another "
+                                f"folder.")
+        except BaseException:
+            self.run.close()
+            raise
 
     def _fail(self, exc: BaseException) -> str:
         details = "".join(traceback.format_exception(exc))
@@ -393,6 +458,10 @@ class Trainer:
         from app.engine.runs import remove_stale_temp_files
 
         removed = remove_stale_temp_files(self.run.path)
+        if not self._resumed_from and self.run.state == "run":
+            replaced = self.run.clear_outputs()
+            self.log(f"A new run replaces the earlier run in this folder (--overwrite); removed "
+                     f"{', '.join(replaced) or 'no checkpoint'}")
         if removed:
             self.log(f"Removed {len(removed)} temporary file(s) left by an interrupted process: {', '.join(removed)}")
         self.run.write_config(self.config)

@@ -86,7 +86,9 @@ def _compare(expected: torch.Tensor, got: Any, what: str) -> float:
 def _write_verified(path: str | os.PathLike, fmt: str,
                     write: Callable[[Path], None], verify: Callable[[Path], tuple[str, float | None]]
                     ) -> ExportResult:
-    target = Path(path)
+    from app.core.files import file_mode, output_path
+
+    target = output_path(path, what=f"the {fmt} file")
     try:
         tmp = _temp_path(target)
     except OSError as exc:
@@ -94,6 +96,7 @@ def _write_verified(path: str | os.PathLike, fmt: str,
     try:
         write(tmp)
         verified_with, diff = verify(tmp)
+        os.chmod(tmp, file_mode(target))
         os.replace(tmp, target)
     except ModelError:
         raise

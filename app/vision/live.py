@@ -54,7 +54,10 @@ class VideoRecorder:
         import cv2
 
         if self._writer is None:
+            from app.core.files import output_path
+
             h, w = frame.shape[:2]
+            self.path = output_path(self.path, what="the video")     # no device, pipe or folder
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
