@@ -15,12 +15,14 @@ from app.models.registry import (
     ModelInfo,
     build_model,
     get_model_info,
+    input_normalization,
     list_models,
     register,
 )
 
 # each family registers its models on import, in this order
 from app.models import zoo  # noqa: E402,F401,I001
+from app.models import efficientnet  # noqa: E402,F401
 from app.models import keypoints  # noqa: E402,F401
 from app.models import gan  # noqa: E402,F401
 
@@ -46,6 +48,7 @@ __all__ = [
     "export_onnx",
     "export_torchscript",
     "get_model_info",
+    "input_normalization",
     "list_models",
     "pretrained_available",
     "pretrained_weights_path",

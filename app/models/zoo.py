@@ -91,11 +91,22 @@ class TransferClassifier(Classifier):
         self.backbone_frozen = False
         self.set_backbone_frozen(freeze_backbone)
 
+    #: set by a builder whose frozen body always gives the same features (then they can be cached)
+    feature_cache_key: str | None = None
+
     def set_backbone_frozen(self, frozen: bool) -> None:
         """Freeze (or unfreeze, for a second fine-tuning stage) everything but ``classifier_head``."""
         self.backbone_frozen = bool(frozen)
         for p in self.body.parameters():
             p.requires_grad_(not self.backbone_frozen)
+        self.train(self.training)
+
+    def set_trainable_tail(self, modules: list[nn.Module]) -> None:
+        """With a frozen backbone, train these parts of it too ("adapt the last blocks")."""
+        self._tail = list(modules)
+        for m in self._tail:
+            for p in m.parameters():
+                p.requires_grad_(True)
         self.train(self.training)
 
     def train(self, mode: bool = True) -> "TransferClassifier":
@@ -105,6 +116,8 @@ class TransferClassifier(Classifier):
             for m in self.body.modules():
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
+            for m in getattr(self, "_tail", ()):
+                m.train(mode)
         return self
 
 
@@ -476,6 +489,9 @@ def build_inception(in_channels: int, image_size: tuple[int, int], num_classes: 
 
 # -- torchvision transfer models ---------------------------------------------------------------
 
+#: the scaling torchvision's ImageNet weights were trained with (RGB mean, std on the 0..1 scale)
+IMAGENET_NORM = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
 def _tv_weights(arch: str):
     if arch == "resnet18":
         return torchvision.models.ResNet18_Weights.IMAGENET1K_V1
@@ -577,6 +593,8 @@ def _check_upscale(model: str, upscale_to: int) -> int:
     "ResNet-18 from torchvision, optionally with ImageNet weights (transfer learning).",
     options={"pretrained": False, "freeze_backbone": False, "upscale_to": 64},
     min_size=8,
+    input_norm=IMAGENET_NORM,
+    input_norm_when="pretrained",
     defaults={"lr": 0.01, "weight_decay": 1e-4, "batch_size": 64, "epochs": 5},
 )
 def build_tv_resnet18(in_channels: int, image_size: tuple[int, int], num_classes: int,
@@ -630,6 +648,8 @@ def _build_tv_vgg(arch: str, in_channels: int, image_size: tuple[int, int], num_
     "classes), optionally with ImageNet weights. Large and slow.",
     options={"pretrained": False, "freeze_backbone": False, "upscale_to": 224},
     min_size=8,
+    input_norm=IMAGENET_NORM,
+    input_norm_when="pretrained",
     defaults={"lr": 0.01, "weight_decay": 1e-4, "batch_size": 32, "epochs": 5},
 )
 def build_tv_vgg11(in_channels: int, image_size: tuple[int, int], num_classes: int,
@@ -642,6 +662,8 @@ def build_tv_vgg11(in_channels: int, image_size: tuple[int, int], num_classes: i
     "VGG-16 from torchvision, optionally with ImageNet weights (transfer learning). Large and slow.",
     options={"pretrained": False, "freeze_backbone": False, "upscale_to": 224},
     min_size=8,
+    input_norm=IMAGENET_NORM,
+    input_norm_when="pretrained",
     defaults={"lr": 0.01, "weight_decay": 1e-4, "batch_size": 32, "epochs": 5},
 )
 def build_tv_vgg16(in_channels: int, image_size: tuple[int, int], num_classes: int,
