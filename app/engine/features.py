@@ -193,6 +193,8 @@ def cached_features(ds: ImageDataset, backbone: torch.nn.Module, *, backbone_key
     done_before = 0
     t0 = time.perf_counter()
     unsaved = ""
+    if todo and progress is not None:
+        progress(0, total)
     for view in todo:
         parts = []
         for split in (ds.train, ds.test):

@@ -239,6 +239,24 @@ def build_model(
     return info.builder(in_channels, (height, width), num_classes, **merged)
 
 
+#: the model a classification run starts with when the person chose none (the lessons' classic net)
+CLASSIC_DEFAULT = "cnn4"
+
+
+def default_classifier(data: str = "folder") -> str:
+    """The model to train when none was chosen, for data set ``data`` ("folder", "mnist", ...).
+
+    Image folders (a person's own photos, a set made with the webcam) get the shipped pretrained
+    EfficientNet-Lite0, which learns a good model in minutes; the built-in lesson data sets keep the
+    classic from-scratch default. Without the pretrained weights installed, the classic one."""
+    if str(data).strip().lower() in ("folder", "image-folder"):
+        from app.models import efficientnet
+
+        if efficientnet.available():
+            return "efficientnet-lite0"
+    return CLASSIC_DEFAULT
+
+
 def input_normalization(name: str, options: dict[str, Any] | None, channels: int
                         ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
     """(mean, std) per channel on the 0..1 scale that model ``name`` built with ``options`` expects, or
