@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
@@ -67,6 +67,16 @@ class TrainTab(QWidget):
         self.state.datasetChanged.connect(lambda _ds: self.settings_page.update_summary())
         self.state.modelChanged.connect(self._on_model_changed)
         self.state.runOpened.connect(self.open_run)
+        # the estimated run time, measured in the background a moment after the data, model or settings change
+        self._estimate_jobs = Jobs(self, serial=True)
+        self._estimate_key: str | None = None
+        self._estimate_timer = QTimer(self, singleShot=True, interval=500)
+        self._estimate_timer.timeout.connect(self.update_estimate)
+        self.state.datasetChanged.connect(lambda _ds: self._estimate_timer.start())
+        self.state.modelChanged.connect(lambda *_: self._estimate_timer.start())
+        for box in (self.epochs, self.batch_size, self.device):
+            signal = box.valueChanged if hasattr(box, "valueChanged") else box.currentIndexChanged
+            signal.connect(lambda *_: self._estimate_timer.start())
         self._restore_settings()
         self.settings_page.update_summary()
         self.refresh_runs()
@@ -224,6 +234,45 @@ class TrainTab(QWidget):
     def stop_training(self) -> None:
         self.session.stop()
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._estimate_timer.start()
+
+    def update_estimate(self) -> None:
+        """Measure, in the background, how long Start would take, and say it under the summary."""
+        label = self.settings_page.estimate
+        ds = self.state.dataset
+        if self.session.is_running() or ds is None or not self.isVisible():
+            return
+        try:
+            cfg = self.current_config()
+        except UserError:
+            label.hide()
+            return
+        key = f"{id(ds)}:{cfg.to_json()}"
+        if key == self._estimate_key:
+            return
+        self._estimate_key = key
+        label.setText("Estimated time: measuring a few batches…")
+        label.show()
+
+        def job():
+            from app.engine.estimate import estimate_run
+
+            return estimate_run(cfg, ds)
+
+        def done(result, error) -> None:
+            if key != self._estimate_key or self.session.is_running():
+                return                          # settings changed meanwhile, or a run started
+            if error is not None:
+                label.setText("" if not isinstance(error, UserError) else f"No time estimate: {error}")
+                label.setVisible(isinstance(error, UserError))
+                return
+            label.setText(result.text)
+            label.show()
+
+        self._estimate_jobs.run(job, done)
+
     def start_training(self) -> None:
         if self.session.is_running():
             return
@@ -237,6 +286,8 @@ class TrainTab(QWidget):
             self.show_message(str(exc), "error")
             return
         self.save_settings()
+        self.settings_page.estimate.hide()
+        self._estimate_key = None
         self._begin(cfg, self.state.dataset, resume_from=None, out=None)
 
     def _begin(self, cfg: TrainConfig, dataset, resume_from, out, continuing=None) -> None:
@@ -522,4 +573,6 @@ class TrainTab(QWidget):
         self.save_settings()
         if self.session.is_running():
             self.session.shutdown()
+        self._estimate_timer.stop()
+        self._estimate_jobs.wait(10.0)
         self.jobs.wait(10.0)
