@@ -49,7 +49,8 @@ def _time(fn, repeats: int = 2) -> float:
 
 def estimate_run(cfg: TrainConfig, ds: ImageDataset, *, probe: int = 4) -> Estimate:
     """Estimate the whole run of ``cfg`` on ``ds`` (decoded already) on the configured device."""
-    from app.engine.features import VIEWS, _file_for, _key, dataset_fingerprint
+    from app.engine.features import _file_for, _key, dataset_fingerprint
+    from app.engine.transfer import VIEWS
     from app.models import build_model, input_normalization
 
     device = pick_device(cfg.device)
