@@ -331,3 +331,20 @@ def test_a_tampered_weights_file_during_a_cli_run_is_one_line_and_exit_2(tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "changed or damaged" in err[0] and "Traceback" not in err[0]
     assert isinstance(ModelError("x"), UserError)
+
+
+def test_an_offline_download_says_what_to_do_without_network_jargon(monkeypatch):
+    from urllib.error import URLError
+
+    from app.core.errors import OfflineError
+    from app.models import zoo
+
+    def offline(*_a, **_k):
+        raise URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(OfflineError) as err:
+        zoo.download_pretrained("tv-resnet18", progress=False)
+    text = str(err.value)
+    assert "urlopen" not in text and "Errno" not in text
+    assert "offline" in text and "weights file you already have" in text and "efficientnet-lite0" in text

@@ -543,10 +543,12 @@ def download_pretrained(name: str, progress: bool = True) -> Path:
     hash_prefix = match.group(1) if match else None
     try:
         torch.hub.download_url_to_file(url, str(target), hash_prefix=hash_prefix, progress=progress)
-    except (URLError, OSError) as exc:
+    except (URLError, OSError):
         raise OfflineError(
-            f"Could not download the ImageNet weights for {arch} from {url} ({exc}). "
-            "Check the internet connection and try again, or train from scratch."
+            f"Could not download the ImageNet weights for {arch}: this computer seems to be offline, or "
+            f"{url.split('/')[2]} cannot be reached. Connect to the internet and try again, use a weights file "
+            f"you already have (the .pth from {url}), or train from scratch (efficientnet-lite0 comes with "
+            f"its weights and needs no download)."
         ) from None
     except RuntimeError as exc:  # hash mismatch: a damaged or incomplete download
         raise OfflineError(
