@@ -348,3 +348,22 @@ def test_an_offline_download_says_what_to_do_without_network_jargon(monkeypatch)
     text = str(err.value)
     assert "urlopen" not in text and "Errno" not in text
     assert "offline" in text and "weights file you already have" in text and "efficientnet-lite0" in text
+
+
+@needs_weights
+def test_adapt_the_last_blocks_trains_them_too_and_leaves_the_rest_as_shipped(_isolated_home):
+    from app.engine.build import make_trainer
+    from app.engine.config import TrainConfig
+
+    cfg = TrainConfig(data="folder", model="efficientnet-lite0", epochs=1, batch_size=8, optimizer="adamw", lr=1e-2,
+                      schedule="none", model_options={"input_size": 32, "adapt_last_blocks": 2})
+    tr = make_trainer(cfg, dataset=_dataset(16, 8), write_run=False)
+    before = {k: v.clone() for k, v in tr.task.build_net().state_dict().items()}
+    fin = tr.fit()
+    assert fin.reason == "completed" and not tr.task.cached          # the whole network ran every step
+    after = tr.task.net.state_dict()
+    changed = {k for k in before if before[k].is_floating_point() and not torch.equal(before[k], after[k].cpu())}
+    assert any(k.startswith("body.head.") for k in changed)                 # the head convolution learnt
+    assert any(k.startswith("body.blocks.15.") for k in changed)            # ... and the last stage
+    assert not any(k.startswith(("body.stem.", "body.blocks.0.", "body.blocks.10.")) for k in changed)
+    assert not list(F.cache_dir().glob("*.pt"))
