@@ -2,8 +2,8 @@
 
 A pretrained backbone that is not trained gives every image the same feature vector in every epoch,
 so it is run once: batched, in ``torch.no_grad()``, with progress and cancellation, for each *view*
-of the images ("orig" and "hflip", the mirrored picture, used as augmentation for training and
-averaged for testing). The vectors are cached under ``home_dir()/cache/features`` in one file per
+of the images asked for ("orig"; "hflip", the mirrored picture, can serve as augmentation and be
+averaged for testing, see ``app.engine.transfer.VIEWS``). The vectors are cached under ``home_dir()/cache/features`` in one file per
 (data set fingerprint, backbone, input size, view); the fingerprint is a hash of the decoded images
 and labels, so a folder that gains, loses or changes a file gets new features. A cache file of
 another format, damaged or not matching, is ignored and recomputed; a cache folder that cannot be

@@ -4,7 +4,7 @@ When the model's backbone is pretrained and frozen (it says so with ``feature_ca
 image's backbone features are computed once (``app.engine.features``: batched, progress events,
 cancellable, cached on disk) and an epoch trains only the last layer on them: the Trainer's epochs,
 events, checkpoints, best.pt and resume work unchanged, and an epoch takes a fraction of a second.
-The training samples are the original and the mirrored picture; the test score averages both.
+With several views (``VIEWS``) each is a training sample and the test score averages them.
 best.pt holds the whole network (backbone + trained last layer), so "Try it", evaluate and export
 use it like any other model. Any other model (or "adapt the last blocks") trains as usual.
 """
