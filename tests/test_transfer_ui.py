@@ -125,3 +125,24 @@ def test_the_cli_uses_a_local_torchvision_weights_file(tmp_path, capsys):
                "--option", "pretrained=true", "--option", f"weights_file={wrong}"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "does not hold the ImageNet weights of resnet18" in err[0]
+
+
+@needs_weights
+def test_an_unwritable_feature_cache_is_a_warning_in_the_tab_and_the_run_still_trains(qtbot, state, _isolated_home):
+    (_isolated_home / "cache").mkdir()
+    (_isolated_home / "cache" / "features").write_text("a file where the cache folder should be")
+    state.set_dataset(_folder(), {"data": "folder", "data_root": "/x/pets"})
+    state.set_model("efficientnet-lite0", {"input_size": 32})
+    tab = TrainTab(state)
+    qtbot.addWidget(tab)
+    tab.show()
+    try:
+        tab.set_values({"epochs": 2, "batch_size": 16, "device": "cpu"})
+        qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: tab.last_result is not None and not tab.runner.is_running(), timeout=TIMEOUT)
+        assert type(tab.last_result).__name__ == "Finished" and tab.last_result.epoch == 2
+        assert any("could not be saved for next time" in text and level == "warn"
+                   for level, text in tab.message.messages())
+        assert (_isolated_home / "cache" / "features").read_text().startswith("a file where")   # left as it was
+    finally:
+        tab.shutdown()

@@ -19,7 +19,7 @@ from app.core.errors import UserError
 from app.engine.build import continue_config, load_data_for, make_trainer
 from app.engine.classification import evaluation_details
 from app.engine.config import TrainConfig
-from app.engine.events import BatchEnd, EpochEnd, Failed, Finished, RunStarted
+from app.engine.events import BatchEnd, EpochEnd, Failed, Finished, Notice, RunStarted
 from app.engine.runs import open_run as read_run
 from app.ui.session import TrainingSession, hms
 from app.ui.state import AppState
@@ -61,6 +61,9 @@ class TrainTab(QWidget):
         self.session.on(RunStarted, self._on_run_started)
         self.session.on(BatchEnd, self._on_batches, batched=True)
         self.session.on(EpochEnd, self._on_epoch)
+        # remarks the engine makes while the run goes on (e.g. features that could not be saved for next time)
+        self._notices: list[str] = []
+        self.session.on(Notice, self._on_notice)
         self.session.on_done(self._on_done)
 
         self.views.currentChanged.connect(self._on_view_changed)
@@ -348,8 +351,13 @@ class TrainTab(QWidget):
         if index == RESULTS:
             self.results.draw_pending()
 
+    def _on_notice(self, ev: Notice) -> None:
+        self._notices.append(ev.message)
+        self.message.add(ev.message, "warn")
+
     def _on_done(self, result) -> None:
         self.curves.throttle.flush()
+        notices, self._notices = self._notices, []
         self._continuing = None
         self.settings_page.running = None
         self.settings_page.update_summary()
@@ -377,6 +385,8 @@ class TrainTab(QWidget):
                                   f"{where}. Try the model in 'Try it'.", "ok")
             if result.run_dir and (Path(result.run_dir) / "best.pt").is_file():
                 self.try_page.set_model(Path(result.run_dir), result.best)
+        for text in notices:            # what the engine remarked during the run stays in view
+            self.message.add(text, "warn")
         self.refresh_runs()
 
     def show_message(self, text: str, level: str = "info", details: str = "") -> None:
