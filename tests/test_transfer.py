@@ -367,3 +367,29 @@ def test_adapt_the_last_blocks_trains_them_too_and_leaves_the_rest_as_shipped(_i
     assert any(k.startswith("body.blocks.15.") for k in changed)            # ... and the last stage
     assert not any(k.startswith(("body.stem.", "body.blocks.0.", "body.blocks.10.")) for k in changed)
     assert not list(F.cache_dir().glob("*.pt"))
+
+
+@needs_weights
+def test_a_transfer_run_continues_from_its_last_layer_and_the_cached_features(tmp_path, _isolated_home):
+    from app.engine.build import continue_config, make_trainer
+    from app.engine.config import TrainConfig
+
+    ds = _dataset(24, 8)
+    cfg = TrainConfig(data="folder", model="efficientnet-lite0", model_options={"input_size": 32}, epochs=2,
+                      optimizer="adamw", lr=1e-3, schedule="cosine", batch_size=8)
+    run = tmp_path / "run"
+    first = make_trainer(cfg, dataset=ds, out=run)
+    assert first.fit().epoch == 2
+    head = first.task.head.weight.detach().clone()
+    cfg2, last = continue_config(run, more_epochs=1)
+    again = make_trainer(cfg2, dataset=ds, out=run)
+    restored = []
+    load = again.task.load_state_dict
+    again.task.load_state_dict = lambda state: (load(state), restored.append(again.task.head.weight.detach().clone()))
+    fin = again.fit(resume_from=last)
+    assert torch.equal(restored[0].cpu(), head.cpu())                    # the last layer came back from last.pt
+    assert fin.reason == "completed" and fin.epoch == 3
+    assert again.task.features.from_cache == ["orig"]
+    assert "read from the cache" in (run / "run.log").read_text()
+    assert not torch.equal(again.task.head.weight.detach(), head)     # it went on training from there
+    assert len((run / "metrics.csv").read_text().splitlines()) == 4
