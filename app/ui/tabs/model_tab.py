@@ -294,7 +294,7 @@ class ModelTab(QWidget):
                 w.setSpecialValueText("off (keep the size)" if key == "upscale_to" else "automatic")
             elif key == "adapt_last_blocks":
                 w.setRange(0, 8)
-                w.setSpecialValueText("none (last layer only)")
+                w.setSpecialValueText("none")
             else:
                 w.setRange(1, 16384)
                 w.setSingleStep(64 if value >= 64 else 1)
