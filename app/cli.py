@@ -81,6 +81,15 @@ class ProgressPrinter:
                 elif isinstance(v, float):
                     parts.append(f"{k}={v:.4g}")
             self._line("  ".join(parts) + ("  *best*" if ev.is_best else ""), stream=self.out)
+        elif isinstance(ev, E.Preparing) and not self.quiet:
+            if ev.done == 0 or not self.tty:
+                if ev.done == 0:
+                    self._line(f"{ev.what}: {ev.total:,} pictures")
+            else:
+                self.stream.write(f"\r{ev.what}: {ev.done:,} of {ev.total:,} pictures   ")
+                if ev.done >= ev.total:
+                    self.stream.write("\n")
+                self.stream.flush()
         elif isinstance(ev, E.Notice):
             self._line(f"visiondesk: {ev.message}")
         elif isinstance(ev, E.Finished) and not self.quiet:
@@ -138,7 +147,7 @@ def add_overwrite_arg(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, task: str = "classify"):
     from app.engine.config import TrainConfig
-    from app.models import get_model_info
+    from app.models import default_classifier, get_model_info
 
     base: dict = {}
     if getattr(args, "config", None):
@@ -147,8 +156,11 @@ def config_from_args(args: argparse.Namespace, task: str = "classify"):
         base = TrainConfig(task=task).to_dict()
         base["task"] = task
     model = args.model or base.get("model")
-    if args.model and not getattr(args, "config", None):
-        info = get_model_info(args.model)
+    if not args.model and not getattr(args, "config", None) and task == "classify" \
+            and getattr(args, "data", None):
+        model = default_classifier(args.data)    # an image folder: the shipped pretrained model
+    if (args.model or model != base.get("model")) and not getattr(args, "config", None):
+        info = get_model_info(model)
         base.update({k: v for k, v in (info.defaults or {}).items() if k in base})
     base["model"] = model
     mapping = {"data": "data", "data_root": "data_root", "image_size": "image_size", "epochs": "epochs",

@@ -33,11 +33,14 @@ def load_data_for(cfg: TrainConfig, progress=None, cancel=None):
 @register_task("classify")
 def _classification(cfg: TrainConfig, dataset=None, progress=None) -> Task:
     from app.engine.classification import ClassificationTask
+    from app.models import get_model_info
 
     ds = dataset if dataset is not None else load_data_for(cfg, progress)
     task_class = ClassificationTask
     if cfg.data.strip().lower() == "csv":
         from app.engine.tabular import TableTask as task_class
+    elif "freeze_backbone" in get_model_info(cfg.model).options:
+        from app.engine.transfer import TransferTask as task_class   # frozen pretrained: cached features
     return task_class(ds, cfg.model, model_options=cfg.model_options, batch_size=cfg.batch_size,
                               optimizer=cfg.optimizer, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                               weight_decay=cfg.weight_decay, schedule=cfg.schedule, step_size=cfg.step_size,

@@ -45,15 +45,27 @@ class ClassificationTask(Task):
         if len(ds.train) == 0 or len(ds.test) == 0:
             from app.core.errors import DataError
             raise DataError("The data set needs images in both the training and the test split.")
-        net = build_model(self.model_name, ds.channels, ds.size, ds.num_classes, **self.model_options)
+        net = self.build_net()
         self.net = net.to(trainer.device)
         self.model = trainer.wrap_model(self.net)
-        self.loader = DeviceLoader(ds.train, self.batch_size, trainer.device, mean=ds.mean, std=ds.std,
+        mean, std = self.input_scaling()
+        self.loader = DeviceLoader(ds.train, self.batch_size, trainer.device, mean=mean, std=std,
                                    shuffle=True, drop_last=len(ds.train) > self.batch_size, augment=self.augment,
                                    rank=trainer.dist.rank, world_size=trainer.dist.world_size)
-        self.test_loader = DeviceLoader(ds.test, self.eval_batch_size, trainer.device, mean=ds.mean, std=ds.std,
+        self.test_loader = DeviceLoader(ds.test, self.eval_batch_size, trainer.device, mean=mean, std=std,
                                         shuffle=False, drop_last=False)
         self._finish_setup()
+
+    def build_net(self) -> torch.nn.Module:
+        ds = self.dataset
+        return build_model(self.model_name, ds.channels, ds.size, ds.num_classes, **self.model_options)
+
+    def input_scaling(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean, std) the images are normalised with: a pretrained model's own, else the data set's."""
+        from app.models import input_normalization
+
+        own = input_normalization(self.model_name, self.model_options, self.dataset.channels)
+        return own if own is not None else (tuple(self.dataset.mean), tuple(self.dataset.std))
 
     def _finish_setup(self) -> None:
         self.output_kind = output_kind(self.net)
@@ -121,10 +133,11 @@ class ClassificationTask(Task):
 
     def export_state(self) -> dict[str, Any]:
         ds = self.dataset
+        mean, std = self.input_scaling()
         return {"model": unwrap(self.model).state_dict(),
                 "meta": {"task": self.name, "model": self.model_name, "model_options": self.model_options,
                          "input_shape": list(ds.input_shape), "classes": list(ds.classes),
-                         "mean": list(ds.mean), "std": list(ds.std), "data": ds.name}}
+                         "mean": list(mean), "std": list(std), "data": ds.name}}
 
 
 def summarise_predictions(losses: torch.Tensor, preds: torch.Tensor, probs: torch.Tensor, targets: torch.Tensor,

@@ -77,6 +77,14 @@ class Paused(Event):
 
 
 @dataclass
+class Preparing(Event):
+    """Work before the first epoch (e.g. computing a frozen backbone's features): ``done`` of ``total``."""
+    what: str                  # for the person: "Computing image features (first run on this data)"
+    done: int
+    total: int
+
+
+@dataclass
 class Notice(Event):
     """Something the person should know that does not stop the run (e.g. damaged rows skipped)."""
     message: str

@@ -14,13 +14,16 @@ from app.models.registry import (
     DEFAULT_HYPERPARAMETERS,
     ModelInfo,
     build_model,
+    default_classifier,
     get_model_info,
+    input_normalization,
     list_models,
     register,
 )
 
 # each family registers its models on import, in this order
 from app.models import zoo  # noqa: E402,F401,I001
+from app.models import efficientnet  # noqa: E402,F401
 from app.models import keypoints  # noqa: E402,F401
 from app.models import gan  # noqa: E402,F401
 
@@ -42,10 +45,12 @@ __all__ = [
     "Summary",
     "build_model",
     "count_parameters",
+    "default_classifier",
     "download_pretrained",
     "export_onnx",
     "export_torchscript",
     "get_model_info",
+    "input_normalization",
     "list_models",
     "pretrained_available",
     "pretrained_weights_path",

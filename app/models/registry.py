@@ -51,6 +51,10 @@ class ModelInfo:
     min_size: int = 1                      # smallest image side (pixels) the model accepts
     max_size: int | None = None            # largest image side, None = no limit
     channels: tuple[int, ...] = (1, 3)     # image channel counts the model accepts
+    # the model's own input scaling (RGB mean, std on the 0..1 scale), used instead of the data set's;
+    # ``input_norm_when``: the boolean option that must be on for it (e.g. "pretrained"), "" = always
+    input_norm: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    input_norm_when: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the builder, as plain JSON-friendly values."""
@@ -63,6 +67,7 @@ class ModelInfo:
             "min_size": self.min_size,
             "max_size": self.max_size,
             "channels": list(self.channels),
+            "input_norm": None if self.input_norm is None else [list(v) for v in self.input_norm],
         }
 
 
@@ -78,6 +83,8 @@ def register(
     min_size: int = 1,
     max_size: int | None = None,
     channels: tuple[int, ...] = (1, 3),
+    input_norm: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+    input_norm_when: str = "",
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator that registers ``builder`` under ``name``; returns the builder unchanged.
 
@@ -105,6 +112,8 @@ def register(
             min_size=int(min_size),
             max_size=None if max_size is None else int(max_size),
             channels=tuple(int(c) for c in channels),
+            input_norm=input_norm,
+            input_norm_when=input_norm_when,
         )
         return builder
 
@@ -228,6 +237,43 @@ def build_model(
     for key, value in options.items():
         merged[key] = _coerce_option(name, key, value, info.options[key])
     return info.builder(in_channels, (height, width), num_classes, **merged)
+
+
+#: the model a classification run starts with when the person chose none (the lessons' classic net)
+CLASSIC_DEFAULT = "cnn4"
+
+
+def default_classifier(data: str = "folder") -> str:
+    """The model to train when none was chosen, for data set ``data`` ("folder", "mnist", ...).
+
+    Image folders (a person's own photos, a set made with the webcam) get the shipped pretrained
+    EfficientNet-Lite0, which learns a good model in minutes; the built-in lesson data sets keep the
+    classic from-scratch default. Without the pretrained weights installed, the classic one."""
+    if str(data).strip().lower() in ("folder", "image-folder"):
+        from app.models import efficientnet
+
+        if efficientnet.available():
+            return "efficientnet-lite0"
+    return CLASSIC_DEFAULT
+
+
+def input_normalization(name: str, options: dict[str, Any] | None, channels: int
+                        ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """(mean, std) per channel on the 0..1 scale that model ``name`` built with ``options`` expects, or
+    None when it uses the data set's own statistics. A pretrained model keeps the scaling it was
+    trained with; for grey images (1 channel, which it sees repeated in R, G and B) the RGB values
+    are averaged."""
+    info = get_model_info(name)
+    if info.input_norm is None:
+        return None
+    if info.input_norm_when:
+        on = (options or {}).get(info.input_norm_when, info.options.get(info.input_norm_when))
+        if not _coerce_option(name, info.input_norm_when, on, True):
+            return None
+    mean, std = (tuple(float(v) for v in part) for part in info.input_norm)
+    if channels == 1:
+        return (sum(mean) / len(mean),), (sum(std) / len(std),)
+    return mean, std
 
 
 def fit_problem(info: ModelInfo, channels: int, size: tuple[int, int] | int) -> str | None:

@@ -28,7 +28,8 @@ Transfer models (``tv-resnet18``, ``tv-vgg11``, ``tv-vgg16``):
   the model is built for its image size, so exported models have no shape-dependent branches.
   ``upscale_to=0`` switches enlarging off.
 * ``pretrained=True`` loads the ImageNet weights only from the torch hub cache
-  (``torch.hub.get_dir()/checkpoints/<torchvision file name>``), never from the network;
+  (``torch.hub.get_dir()/checkpoints/<torchvision file name>``) or from ``weights_file`` (a copy of
+  torchvision's ``.pth`` the person already has, read with ``weights_only=True``), never from the network;
   ``download_pretrained(name)`` fetches them (the GUI's Download button). ``freeze_backbone=True``
   stops gradients everywhere but ``classifier_head`` and keeps the backbone's batch-norm statistics
   fixed (those layers stay in eval mode even while the model trains).
@@ -91,11 +92,22 @@ class TransferClassifier(Classifier):
         self.backbone_frozen = False
         self.set_backbone_frozen(freeze_backbone)
 
+    #: set by a builder whose frozen body always gives the same features (then they can be cached)
+    feature_cache_key: str | None = None
+
     def set_backbone_frozen(self, frozen: bool) -> None:
         """Freeze (or unfreeze, for a second fine-tuning stage) everything but ``classifier_head``."""
         self.backbone_frozen = bool(frozen)
         for p in self.body.parameters():
             p.requires_grad_(not self.backbone_frozen)
+        self.train(self.training)
+
+    def set_trainable_tail(self, modules: list[nn.Module]) -> None:
+        """With a frozen backbone, train these parts of it too ("adapt the last blocks")."""
+        self._tail = list(modules)
+        for m in self._tail:
+            for p in m.parameters():
+                p.requires_grad_(True)
         self.train(self.training)
 
     def train(self, mode: bool = True) -> "TransferClassifier":
@@ -105,6 +117,8 @@ class TransferClassifier(Classifier):
             for m in self.body.modules():
                 if isinstance(m, nn.modules.batchnorm._BatchNorm):
                     m.eval()
+            for m in getattr(self, "_tail", ()):
+                m.train(mode)
         return self
 
 
@@ -476,6 +490,9 @@ def build_inception(in_channels: int, image_size: tuple[int, int], num_classes: 
 
 # -- torchvision transfer models ---------------------------------------------------------------
 
+#: the scaling torchvision's ImageNet weights were trained with (RGB mean, std on the 0..1 scale)
+IMAGENET_NORM = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
 def _tv_weights(arch: str):
     if arch == "resnet18":
         return torchvision.models.ResNet18_Weights.IMAGENET1K_V1
@@ -496,8 +513,16 @@ def pretrained_weights_path(name: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
 
 
-def pretrained_available(name: str) -> bool:
-    """True when the ImageNet weights for ``name`` are already on this computer."""
+def pretrained_available(name: str, weights_file: str = "") -> bool:
+    """True when the ImageNet weights for ``name`` are already on this computer (``weights_file``: a
+    copy the person has, used instead of the download). The shipped EfficientNet-Lite0 counts when its
+    package is installed."""
+    if name == "efficientnet-lite0":
+        from app.models import efficientnet
+
+        return efficientnet.available()
+    if weights_file:
+        return Path(weights_file).expanduser().is_file()
     return pretrained_weights_path(name).is_file()
 
 
@@ -518,10 +543,12 @@ def download_pretrained(name: str, progress: bool = True) -> Path:
     hash_prefix = match.group(1) if match else None
     try:
         torch.hub.download_url_to_file(url, str(target), hash_prefix=hash_prefix, progress=progress)
-    except (URLError, OSError) as exc:
+    except (URLError, OSError):
         raise OfflineError(
-            f"Could not download the ImageNet weights for {arch} from {url} ({exc}). "
-            "Check the internet connection and try again, or train from scratch."
+            f"Could not download the ImageNet weights for {arch}: this computer seems to be offline, or "
+            f"{url.split('/')[2]} cannot be reached. Connect to the internet and try again, use a weights file "
+            f"you already have (the .pth from {url}), or train from scratch (efficientnet-lite0 comes with "
+            f"its weights and needs no download)."
         ) from None
     except RuntimeError as exc:  # hash mismatch: a damaged or incomplete download
         raise OfflineError(
@@ -530,20 +557,32 @@ def download_pretrained(name: str, progress: bool = True) -> Path:
     return target
 
 
-def _load_pretrained(net: nn.Module, arch: str) -> None:
-    path = pretrained_weights_path(arch)
+def _load_pretrained(net: nn.Module, arch: str, weights_file: str = "") -> None:
+    """Load torchvision's ImageNet weights: from ``weights_file`` (a copy the person already has, e.g.
+    behind a firewall) or from the torch hub cache. Read with ``weights_only=True`` (no code runs)."""
+    path = Path(weights_file).expanduser() if weights_file else pretrained_weights_path(arch)
     if not path.is_file():
+        if weights_file:
+            raise ModelError(f"The weights file {path} does not exist; choose the {arch} .pth file again, "
+                             f"or train from scratch.")
         raise ModelError(
             f"ImageNet weights for {arch} are not on this computer (expected {path}); "
-            "connect to the internet once and press Download, or train from scratch."
+            "connect to the internet once and press Download, use a weights file you already have, "
+            "or train from scratch."
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+            state = state["state_dict"]
         net.load_state_dict(state)
     except Exception as exc:  # a truncated or foreign file: tell the person what to do
+        what = "does not hold the ImageNet weights of " + arch if isinstance(exc, (RuntimeError, KeyError, TypeError,
+                                                                                   AttributeError)) \
+            else f"cannot be read ({type(exc).__name__})"
         raise ModelError(
-            f"The ImageNet weights file {path} for {arch} cannot be read ({type(exc).__name__}); "
-            "delete it and press Download again, or train from scratch."
+            f"The weights file {path} {what}; "
+            + ("choose torchvision's file for this model, " if weights_file else "delete it and press Download again, ")
+            + "or train from scratch."
         ) from None
 
 
@@ -575,16 +614,18 @@ def _check_upscale(model: str, upscale_to: int) -> int:
 @register(
     "tv-resnet18",
     "ResNet-18 from torchvision, optionally with ImageNet weights (transfer learning).",
-    options={"pretrained": False, "freeze_backbone": False, "upscale_to": 64},
+    options={"pretrained": False, "freeze_backbone": False, "upscale_to": 64, "weights_file": ""},
     min_size=8,
+    input_norm=IMAGENET_NORM,
+    input_norm_when="pretrained",
     defaults={"lr": 0.01, "weight_decay": 1e-4, "batch_size": 64, "epochs": 5},
 )
 def build_tv_resnet18(in_channels: int, image_size: tuple[int, int], num_classes: int,
-                      pretrained: bool, freeze_backbone: bool, upscale_to: int) -> Classifier:
+                      pretrained: bool, freeze_backbone: bool, upscale_to: int, weights_file: str) -> Classifier:
     _check_upscale("tv-resnet18", upscale_to)
     net = torchvision.models.resnet18()
     if pretrained:
-        _load_pretrained(net, "resnet18")
+        _load_pretrained(net, "resnet18", weights_file)
     if in_channels == 1:
         net.conv1 = _grey_conv(net.conv1)
     body = _resnet_body(net)
@@ -598,7 +639,7 @@ def build_tv_resnet18(in_channels: int, image_size: tuple[int, int], num_classes
 
 
 def _build_tv_vgg(arch: str, in_channels: int, image_size: tuple[int, int], num_classes: int,
-                  pretrained: bool, freeze_backbone: bool, upscale_to: int) -> Classifier:
+                  pretrained: bool, freeze_backbone: bool, upscale_to: int, weights_file: str = "") -> Classifier:
     """torchvision's ``vgg11`` / ``vgg16`` layer for layer (features, 7x7 adaptive average pool, three
     dense layers); the last dense layer is the fresh ``classifier_head``."""
     name = f"tv-{arch}"
@@ -611,7 +652,7 @@ def _build_tv_vgg(arch: str, in_channels: int, image_size: tuple[int, int], num_
         )
     net = getattr(torchvision.models, arch)()
     if pretrained:
-        _load_pretrained(net, arch)
+        _load_pretrained(net, arch, weights_file)
     if in_channels == 1:
         net.features[0] = _grey_conv(net.features[0])
     parts: list[tuple[str, nn.Module]] = []
@@ -628,22 +669,28 @@ def _build_tv_vgg(arch: str, in_channels: int, image_size: tuple[int, int], num_
     "tv-vgg11",
     "VGG-11 exactly as torchvision builds it (the lessons' network: 132,863,336 parameters for 1000 "
     "classes), optionally with ImageNet weights. Large and slow.",
-    options={"pretrained": False, "freeze_backbone": False, "upscale_to": 224},
+    options={"pretrained": False, "freeze_backbone": False, "upscale_to": 224, "weights_file": ""},
     min_size=8,
+    input_norm=IMAGENET_NORM,
+    input_norm_when="pretrained",
     defaults={"lr": 0.01, "weight_decay": 1e-4, "batch_size": 32, "epochs": 5},
 )
 def build_tv_vgg11(in_channels: int, image_size: tuple[int, int], num_classes: int,
-                   pretrained: bool, freeze_backbone: bool, upscale_to: int) -> Classifier:
-    return _build_tv_vgg("vgg11", in_channels, image_size, num_classes, pretrained, freeze_backbone, upscale_to)
+                   pretrained: bool, freeze_backbone: bool, upscale_to: int, weights_file: str) -> Classifier:
+    return _build_tv_vgg("vgg11", in_channels, image_size, num_classes, pretrained, freeze_backbone, upscale_to,
+                         weights_file)
 
 
 @register(
     "tv-vgg16",
     "VGG-16 from torchvision, optionally with ImageNet weights (transfer learning). Large and slow.",
-    options={"pretrained": False, "freeze_backbone": False, "upscale_to": 224},
+    options={"pretrained": False, "freeze_backbone": False, "upscale_to": 224, "weights_file": ""},
     min_size=8,
+    input_norm=IMAGENET_NORM,
+    input_norm_when="pretrained",
     defaults={"lr": 0.01, "weight_decay": 1e-4, "batch_size": 32, "epochs": 5},
 )
 def build_tv_vgg16(in_channels: int, image_size: tuple[int, int], num_classes: int,
-                   pretrained: bool, freeze_backbone: bool, upscale_to: int) -> Classifier:
-    return _build_tv_vgg("vgg16", in_channels, image_size, num_classes, pretrained, freeze_backbone, upscale_to)
+                   pretrained: bool, freeze_backbone: bool, upscale_to: int, weights_file: str) -> Classifier:
+    return _build_tv_vgg("vgg16", in_channels, image_size, num_classes, pretrained, freeze_backbone, upscale_to,
+                         weights_file)

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import QAbstractButton, QLabel, QProgressBar, QWidget
 
 from app.core.errors import UserError
 from app.engine.events import (BatchEnd, EpochStart, EvalStart, Event, Failed, Finished, Paused,
-                               RunStarted)
+                               Preparing, RunStarted)
 from app.engine.trainer import Control, Trainer
 from app.ui.notify import report_error
 from app.ui.workers import Worker, WorkerContext, describe_error
@@ -378,6 +378,11 @@ class TrainingSession(QObject):
         elif isinstance(ev, EpochStart):
             if bar is not None and self.unit == "epoch":
                 bar.setFormat(f"Epoch {ev.epoch} of {ev.epochs}")
+        elif isinstance(ev, Preparing):
+            if bar is not None:
+                bar.setRange(0, max(1, ev.total))
+                bar.setValue(ev.done)
+                bar.setFormat(f"{ev.what}: {ev.done:,} of {ev.total:,} pictures")
         elif isinstance(ev, EvalStart):
             if bar is not None:
                 bar.setFormat(f"Epoch {ev.epoch} of {self.epochs} · testing…")

@@ -33,8 +33,9 @@ from PySide6.QtWidgets import (
 
 from app.data.base import ImageDataset
 from app.core.errors import UserError
-from app.models.registry import fit_problem
-from app.models import ModelInfo, build_model, download_pretrained, list_models, pretrained_available, summarize
+from app.models.registry import CLASSIC_DEFAULT, fit_problem
+from app.models import (ModelInfo, build_model, default_classifier, download_pretrained, list_models,
+                        pretrained_available, summarize)
 from app.models.summary import Summary
 from app.ui.state import AppState
 from app.ui.widgets.messages import MessageArea
@@ -47,7 +48,7 @@ from app.models.layers import ACTIVATIONS, LOSSES, OPTION_CHOICES
 from app.ui.widgets.layer_calculator import LayerCalculator
 
 TASK = "classify"
-TRANSFER_OPTIONS = ("pretrained", "freeze_backbone")
+TRANSFER_OPTIONS = ("pretrained", "freeze_backbone", "weights_file")
 # option name -> (label, explanation)
 OPTION_TEXT: dict[str, tuple[str, str]] = {
     "dropout": ("Dropout", "The share of units switched off at random while training. It fights "
@@ -62,6 +63,13 @@ OPTION_TEXT: dict[str, tuple[str, str]] = {
                                               "is slower."),
     "pretrained": ("Start from ImageNet weights", "Begin with what the model learnt on 1.2 million ImageNet "
                                                   "photos (transfer learning) instead of random numbers."),
+    "input_size": ("Picture size the model sees", "Pictures are enlarged or shrunk to this many pixels before the "
+                                                  "pretrained layers. Larger sees more detail but is slower; "
+                                                  "automatic picks a good size for your pictures."),
+    "adapt_last_blocks": ("Also adapt the last blocks", "0 trains only the last layer (fastest: image features "
+                                                        "are computed once). 1 or more also trains the last layers "
+                                                        "of the pretrained network, with augmentation: a few points "
+                                                        "more, but every epoch runs the whole network (much slower)."),
     "freeze_backbone": ("Freeze the pretrained layers", "Train only the last layer: fast, and works with few "
                                                         "images. Needs the ImageNet weights."),
 }
@@ -114,6 +122,8 @@ class ModelTab(QWidget):
         self._wanted: tuple | None = None
         self._summary_pending = False
         self._downloading = False
+        self._before_auto: str | None = None     # the model chosen before a folder switched to the default
+        self._chosen_for_folder = False
         self._option_widgets: dict[str, QWidget] = {}
         self._jobs = Jobs(self, serial=True)
         self._debounce = QTimer(self, singleShot=True, interval=_DEBOUNCE_MS)
@@ -196,6 +206,15 @@ class ModelTab(QWidget):
         self.download_button.clicked.connect(self.download_weights)
         wrow.addWidget(self.download_button)
         tcol.addLayout(wrow)
+        frow = QHBoxLayout()
+        frow.setContentsMargins(22, 0, 0, 0)
+        self.own_file_button = QPushButton("Use a weights file I have…")
+        self.own_file_button.setToolTip("Behind a firewall: choose torchvision's ImageNet .pth file for this model "
+                                        "(read safely: no code in it is run).")
+        self.own_file_button.clicked.connect(self.choose_weights_file)
+        frow.addWidget(self.own_file_button)
+        frow.addStretch(1)
+        tcol.addLayout(frow)
         self.download_progress = QProgressBar()
         self.download_progress.setRange(0, 0)
         self.download_progress.setMaximumHeight(12)
@@ -257,7 +276,7 @@ class ModelTab(QWidget):
                 out[key] = kind(value)
             elif kind is str and isinstance(value, str):
                 out[key] = value
-        if "pretrained" in out and out["pretrained"] and not self._weights_available(name):
+        if "pretrained" in out and out["pretrained"] and not self._weights_available(name, out.get("weights_file", "")):
             out["pretrained"] = False
         if "freeze_backbone" in out and not out.get("pretrained", False):
             out["freeze_backbone"] = False
@@ -303,11 +322,14 @@ class ModelTab(QWidget):
             w.toggled.connect(lambda on, k=key: self._set_option(k, bool(on)))
         elif isinstance(value, int):
             w = QSpinBox()
-            if key == "upscale_to":
+            if key in ("upscale_to", "input_size"):
                 w.setRange(0, 512)
-                w.setSingleStep(16)
+                w.setSingleStep(16 if key == "upscale_to" else 32)
                 w.setSuffix(" pixels")
-                w.setSpecialValueText("off (keep the size)")
+                w.setSpecialValueText("off (keep the size)" if key == "upscale_to" else "automatic")
+            elif key == "adapt_last_blocks":
+                w.setRange(0, 8)
+                w.setSpecialValueText("none")
             else:
                 w.setRange(1, 16384)
                 w.setSingleStep(64 if value >= 64 else 1)
@@ -332,15 +354,15 @@ class ModelTab(QWidget):
         w.setMinimumWidth(120)
         return w
 
-    def _weights_available(self, name: str) -> bool:
+    def _weights_available(self, name: str, weights_file: str = "") -> bool:
         try:
-            return bool(pretrained_available(name))
+            return bool(pretrained_available(name, weights_file) if weights_file else pretrained_available(name))
         except (UserError, OSError):
             return False
 
     def _update_transfer(self) -> None:
         name = self.current_name
-        available = self._weights_available(name)
+        available = self._weights_available(name, str(self.options.get("weights_file") or ""))
         downloading = self._downloading
         for box, key in ((self.pretrained_check, "pretrained"), (self.freeze_check, "freeze_backbone")):
             box.blockSignals(True)
@@ -348,15 +370,26 @@ class ModelTab(QWidget):
             box.blockSignals(False)
         self.pretrained_check.setEnabled(available)
         self.freeze_check.setEnabled(available and bool(self.options.get("pretrained")))
+        shipped = "weights_file" not in self.infos[name].options     # the weights come with VisionDesk
+        own = str(self.options.get("weights_file") or "")
         if downloading:
             self.weights_label.setText("Downloading the ImageNet weights…")
+        elif shipped and available:
+            self.weights_label.setText("✓ The ImageNet weights come with VisionDesk (no download needed).")
+        elif shipped:
+            self.weights_label.setText("The ImageNet weights that come with VisionDesk are missing; reinstall "
+                                       "VisionDesk, or train from scratch.")
+        elif own and available:
+            self.weights_label.setText(f"✓ Using your weights file {Path(own).name}.")
         elif available:
             self.weights_label.setText("✓ The ImageNet weights are on this computer.")
         else:
             self.weights_label.setText("The ImageNet weights are not on this computer yet. Download them "
-                                       "once (needs internet), or train from scratch.")
-        self.download_button.setVisible(not available)
+                                       "once (needs internet), use a weights file you have, or train from scratch.")
+        self.download_button.setVisible(not available and not shipped)
         self.download_button.setEnabled(not downloading)
+        self.own_file_button.setVisible(not shipped)
+        self.own_file_button.setText("Use another weights file…" if own else "Use a weights file I have…")
         self.download_progress.setVisible(downloading)
 
     def _set_option(self, key: str, value: Any) -> None:
@@ -385,6 +418,10 @@ class ModelTab(QWidget):
 
     @Slot(str)
     def _on_list_choice(self, name: str) -> None:
+        ds = self.state.dataset
+        if ds is not None and ds.name == "folder":
+            self._chosen_for_folder = True       # the person's own choice: loading a folder keeps it
+        self._before_auto = None
         if name != self.current_name:
             self._choose(name, self._saved_options(name), announce=True)
 
@@ -460,8 +497,11 @@ class ModelTab(QWidget):
     def _on_dataset(self, _ds) -> None:
         self._update_data_label()
         self._update_problems()
+        switched = self._follow_data_default()
         self.model_list.select(self.current_name)
         self.messages.clear()
+        if switched:
+            self.messages.show_message(switched, "info")
         self._show_current_problem()
         self._update_use_label()
         self._request_summary()
@@ -477,6 +517,30 @@ class ModelTab(QWidget):
             self._choose("logistic", self._saved_options("logistic"), announce=True)
             self.messages.show_message(f"A table is loaded, so the model is now logistic regression ({before} is "
                                        f"made for pictures). mlp trains on tables too.", "info")
+
+    def _follow_data_default(self) -> str:
+        """Image folders start on the pretrained default (``default_classifier``) when the model is still
+        the classic default (a model the person picked stays); the lessons' data sets go back to the
+        model chosen before. Returns what changed, in words ("" when nothing did)."""
+        ds = self.state.dataset
+        if ds is None:
+            return ""
+        wanted = default_classifier(ds.name)
+        if ds.name == "folder":
+            if (self._chosen_for_folder or self.current_name != CLASSIC_DEFAULT or wanted not in self.infos
+                    or self.model_list.problem(wanted)):
+                return ""
+            self._before_auto = self._before_auto or self.current_name
+            self._choose(wanted, self._saved_options(wanted), announce=True)
+            return (f"For your own pictures the Train tab uses {wanted}: a network pretrained on ImageNet that "
+                    f"comes with VisionDesk, so a good model takes minutes. Pick another model here any time.")
+        back = self._before_auto
+        if back and back in self.infos and self.current_name == default_classifier("folder") \
+                and not self.model_list.problem(back):
+            self._before_auto = None
+            self._choose(back, self._saved_options(back), announce=True)
+            return f"Back to {back} for {ds.name}."
+        return ""
 
     def _update_data_label(self) -> None:
         ds = self.state.dataset
@@ -605,6 +669,26 @@ class ModelTab(QWidget):
         self._update_transfer()
 
     # ----------------------------------------------------------------------------- weights --
+    def choose_weights_file(self, path: str | None = None) -> None:
+        """Use a torchvision .pth the person already has (``path``; None: ask with a file dialog)."""
+        if "weights_file" not in self.infos[self.current_name].options:
+            return
+        if path is None:
+            from PySide6.QtWidgets import QFileDialog
+
+            path, _ = QFileDialog.getOpenFileName(self, f"ImageNet weights for {self.current_name}", "",
+                                                  "PyTorch weights (*.pth *.pt);;All files (*)")
+            if not path:
+                return
+        self.options["weights_file"] = str(path)
+        self.options["pretrained"] = True
+        self.options = self._clean_options(self.current_name, self.options)
+        self._update_transfer()
+        self._announce()
+        self.messages.show_message(f"{self.current_name} starts from the weights in {Path(path).name}; the layer "
+                                   f"table below checks that they fit.", "info")
+        self._request_summary()
+
     def download_weights(self) -> None:
         """Download the ImageNet weights of the current transfer model (in the background)."""
         if self._downloading or "pretrained" not in self.infos[self.current_name].options:

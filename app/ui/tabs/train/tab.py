@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
@@ -19,7 +19,7 @@ from app.core.errors import UserError
 from app.engine.build import continue_config, load_data_for, make_trainer
 from app.engine.classification import evaluation_details
 from app.engine.config import TrainConfig
-from app.engine.events import BatchEnd, EpochEnd, Failed, Finished, RunStarted
+from app.engine.events import BatchEnd, EpochEnd, Failed, Finished, Notice, RunStarted
 from app.engine.runs import open_run as read_run
 from app.ui.session import TrainingSession, hms
 from app.ui.state import AppState
@@ -63,12 +63,25 @@ class TrainTab(QWidget):
         self.session.on(RunStarted, self._on_run_started)
         self.session.on(BatchEnd, self._on_batches, batched=True)
         self.session.on(EpochEnd, self._on_epoch)
+        # remarks the engine makes while the run goes on (e.g. features that could not be saved for next time)
+        self._notices: list[str] = []
+        self.session.on(Notice, self._on_notice)
         self.session.on_done(self._on_done)
 
         self.views.currentChanged.connect(self._on_view_changed)
         self.state.datasetChanged.connect(lambda _ds: self.settings_page.update_summary())
         self.state.modelChanged.connect(self._on_model_changed)
         self.state.runOpened.connect(self.open_run)
+        # the estimated run time, measured in the background a moment after the data, model or settings change
+        self._estimate_jobs = Jobs(self, serial=True)
+        self._estimate_key: str | None = None
+        self._estimate_timer = QTimer(self, singleShot=True, interval=500)
+        self._estimate_timer.timeout.connect(self.update_estimate)
+        self.state.datasetChanged.connect(lambda _ds: self._estimate_timer.start())
+        self.state.modelChanged.connect(lambda *_: self._estimate_timer.start())
+        for box in (self.epochs, self.batch_size, self.device):
+            signal = box.valueChanged if hasattr(box, "valueChanged") else box.currentIndexChanged
+            signal.connect(lambda *_: self._estimate_timer.start())
         self._restore_settings()
         self.settings_page.update_summary()
         self.refresh_runs()
@@ -229,6 +242,45 @@ class TrainTab(QWidget):
     def stop_training(self) -> None:
         self.session.stop()
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._estimate_timer.start()
+
+    def update_estimate(self) -> None:
+        """Measure, in the background, how long Start would take, and say it under the summary."""
+        label = self.settings_page.estimate
+        ds = self.state.dataset
+        if self.session.is_running() or ds is None or not self.isVisible():
+            return
+        try:
+            cfg = self.current_config()
+        except UserError:
+            label.hide()
+            return
+        key = f"{id(ds)}:{cfg.to_json()}"
+        if key == self._estimate_key:
+            return
+        self._estimate_key = key
+        label.setText("Estimated time: measuring a few batches…")
+        label.show()
+
+        def job():
+            from app.engine.estimate import estimate_run
+
+            return estimate_run(cfg, ds)
+
+        def done(result, error) -> None:
+            if key != self._estimate_key or self.session.is_running():
+                return                          # settings changed meanwhile, or a run started
+            if error is not None:
+                label.setText("" if not isinstance(error, UserError) else f"No time estimate: {error}")
+                label.setVisible(isinstance(error, UserError))
+                return
+            label.setText(result.text)
+            label.show()
+
+        self._estimate_jobs.run(job, done)
+
     def start_training(self) -> None:
         if self.session.is_running():
             return
@@ -242,6 +294,8 @@ class TrainTab(QWidget):
             self.show_message(str(exc), "error")
             return
         self.save_settings()
+        self.settings_page.estimate.hide()
+        self._estimate_key = None
         self._begin(cfg, self.state.dataset, resume_from=None, out=None)
 
     def _begin(self, cfg: TrainConfig, dataset, resume_from, out, continuing=None) -> None:
@@ -302,8 +356,13 @@ class TrainTab(QWidget):
         if index == RESULTS:
             self.results.draw_pending()
 
+    def _on_notice(self, ev: Notice) -> None:
+        self._notices.append(ev.message)
+        self.message.add(ev.message, "warn")
+
     def _on_done(self, result) -> None:
         self.curves.throttle.flush()
+        notices, self._notices = self._notices, []
         self._continuing = None
         self.settings_page.running = None
         self.settings_page.update_summary()
@@ -331,6 +390,8 @@ class TrainTab(QWidget):
                                   f"{where}. Try the model in 'Try it'.", "ok")
             if result.run_dir and (Path(result.run_dir) / "best.pt").is_file():
                 self.try_page.set_model(Path(result.run_dir), result.best)
+        for text in notices:            # what the engine remarked during the run stays in view
+            self.message.add(text, "warn")
         self.refresh_runs()
 
     def show_message(self, text: str, level: str = "info", details: str = "") -> None:
@@ -565,4 +626,6 @@ class TrainTab(QWidget):
         self.try_page.live.shutdown()        # issue 18: the live Try it releases its camera
         if self.session.is_running():
             self.session.shutdown()
+        self._estimate_timer.stop()
+        self._estimate_jobs.wait(10.0)
         self.jobs.wait(10.0)
