@@ -25,7 +25,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from app.core.errors import DiskFullError
-from app.core.files import atomic_write_bytes
+from app.core.files import OutputError, atomic_write_bytes
 from app.core.paths import home_dir
 from app.data.base import ImageDataset, ImageSplit
 from app.data.batches import DeviceLoader
@@ -141,6 +141,8 @@ def _write(path: Path, key: dict, train: torch.Tensor, test: torch.Tensor) -> st
         atomic_write_bytes(path, buf.getvalue())
     except DiskFullError:
         return "the disk is full"
+    except OutputError:            # the output check refused the place (a file where a folder should be, ...)
+        return "the cache folder cannot be written to"
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             return "the folder cannot be written to"
