@@ -113,7 +113,7 @@ def test_the_exported_file_is_reused_and_a_damaged_one_is_made_again(tmp_path, m
     assert len(files) == 1
     exports = []
     real_export = fi._export
-    monkeypatch.setattr(fi, "_export", lambda p, path: (exports.append(path), real_export(p, path)))
+    monkeypatch.setattr(fi, "_export", lambda m, shape, path: (exports.append(path), real_export(m, shape, path)))
     fast, note = onnx_predictor(slow, folder=cache)
     assert note == "" and exports == []                    # the second start reuses the file
     files[0].write_bytes(b"not an onnx file")
@@ -276,3 +276,43 @@ def test_smoothing_calms_the_points_and_keeps_up_with_a_fast_head():
     assert lag(smooth) < 3.0                         # at 12 px a frame: within a quarter of a frame
     old = PointSmoother((2.0, 12.0), (1.0, 5.0))     # the earlier settings trailed further behind
     assert lag(smooth) < lag([old(p, i / 25.0, 60.0) for i, p in enumerate(noisy)])
+
+
+# --------------------------------------------------------------------------------------------- live Try it
+def _classifier(size=32, classes=3, model="cnn4"):
+    from app.engine.predict import Classifier
+    from app.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model(model, 3, (size, size), classes).eval()
+    meta = {"model": model, "input_shape": [3, size, size], "classes": [f"c{k}" for k in range(classes)],
+            "mean": [0.5, 0.4, 0.3], "std": [0.25, 0.2, 0.3]}
+    return Classifier(net, meta, torch.device("cpu"))
+
+
+def test_a_classifier_in_onnxruntime_gives_pytorchs_probabilities(tmp_path):
+    from app.engine.fast_inference import OnnxClassifier, TOLERANCE_P, onnx_classifier
+
+    slow = _classifier()
+    fast, note = onnx_classifier(slow, threads=1, folder=tmp_path / "cache")
+    assert note == "" and isinstance(fast, OnnxClassifier) and fast.runtime == "onnxruntime"
+    images = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    a, b = slow.probabilities(images), fast.probabilities(images)
+    assert a.shape == b.shape == (5, 3) and float((a - b).abs().max()) <= TOLERANCE_P
+    assert torch.allclose(b.sum(1), torch.ones(5), atol=1e-5)
+    picture = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    assert [c for c, _ in fast.top_k(picture)] == [c for c, _ in slow.top_k(picture)]
+
+
+def test_live_try_runs_the_classifier_in_onnxruntime(tmp_path):
+    from app.engine.fast_inference import OnnxClassifier
+    from app.vision import VideoFileSource
+    from app.vision.classify import ClassifyLive
+
+    video = face_video(tmp_path / "face.mp4", n_face=5, n_empty=0)
+    seen, statuses = [], []
+    live = ClassifyLive(VideoFileSource(video), _classifier(), threads=1, max_frames=5,
+                        on_result=seen.append, on_status=lambda s, t: statuses.append(s))
+    live.run()
+    assert isinstance(live.classifier, OnnxClassifier) and len(seen) == 5 and seen[-1].probabilities is not None
+    assert "note" not in statuses

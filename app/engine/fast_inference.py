@@ -1,16 +1,17 @@
-"""Keypoint models run through onnxruntime for the live view: the same points, two to three times sooner.
+"""Live models run through onnxruntime on a CPU: the same answers, two to three times sooner.
 
 On this project's reference CPU (2 cores, one thread for the live view) onnxruntime ran kp-cnn4 on one
 64-px crop in about a third of eager PyTorch's time and kp-resnet18 (96 px) in about half
 (``python bench/webcam_fps.py`` reports both, interleaved in one process). A live frame has one or two
 faces, so the model call is the part that matters.
 
-``onnx_predictor(predictor, threads)`` exports the model once to ONNX (cached under the user's data
-folder, keyed by the weights' content, so the next start reuses it), opens an onnxruntime session with
-``threads`` intra-op threads, checks on a fixed batch that it gives the same points as PyTorch (within
-``TOLERANCE_PX``), and returns a predictor with the same interface. When anything on the way fails
-(onnxruntime missing, an exporter that cannot handle the model, a damaged cache file, different points)
-it returns the PyTorch predictor and a plain sentence saying why; the live view keeps working either way.
+``onnx_predictor(predictor, threads)`` (a keypoint model) and ``onnx_classifier(classifier, threads)`` (an
+image classifier, for live Try it) export the model once to ONNX (cached under the user's data folder,
+keyed by the weights' content, so the next start reuses it), open an onnxruntime session with ``threads``
+intra-op threads, check on a fixed batch that it gives PyTorch's answers (points within ``TOLERANCE_PX``,
+probabilities within ``TOLERANCE_P``), and return an object with the same interface. When anything on the
+way fails (onnxruntime missing, an exporter that cannot handle the model, a damaged cache file, different
+answers) they return the PyTorch object and a plain sentence saying why; the live views work either way.
 """
 from __future__ import annotations
 
@@ -18,16 +19,20 @@ import hashlib
 import io
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
 
 from app.core.paths import home_dir
 from app.engine.keypoints import KeypointPredictor
+from app.engine.predict import Classifier
+from app.models.layers import class_probabilities, output_kind
 
 #: the largest difference (pixels of the model's crop) allowed between onnxruntime's and PyTorch's points
 TOLERANCE_PX = 0.01
+#: the largest difference allowed between onnxruntime's and PyTorch's class probabilities
+TOLERANCE_P = 1e-3
 #: the crops of the check batch (fixed: a cached file is checked the same way every start)
 _CHECK_BATCH = 4
 
@@ -37,11 +42,11 @@ def cache_dir() -> Path:
     return home_dir() / "cache" / "live-models"
 
 
-def weights_key(predictor: KeypointPredictor) -> str:
-    """A short fingerprint of the model's weights, input size and the torch version that exports them."""
+def weights_key(model: torch.nn.Module, describe: str) -> str:
+    """A short fingerprint of a model's weights, what it is (``describe``) and the torch version exporting it."""
     h = hashlib.sha256()
-    h.update(f"{predictor.meta.get('model')}|{predictor.input_size}|{predictor.num_points}|{torch.__version__}".encode())
-    for name, t in sorted(predictor.model.state_dict().items()):
+    h.update(f"{describe}|{torch.__version__}".encode())
+    for name, t in sorted(model.state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:20]
@@ -70,22 +75,22 @@ class OnnxKeypointPredictor(KeypointPredictor):
         return (u * np.float32(self._h) + np.float32(self._c)).astype(np.float32, copy=False)
 
 
-def _export(predictor: KeypointPredictor, path: Path) -> None:
-    """Write the model as ONNX (dynamic batch) to ``path`` atomically (the legacy exporter: quick, and
-    enough for these plain convolutional models)."""
+def _export(model: torch.nn.Module, shape: tuple[int, ...], path: Path) -> None:
+    """Write ``model`` for inputs (N, *shape) as ONNX (dynamic batch) to ``path`` atomically (the legacy
+    exporter: quick, and enough for these plain convolutional models)."""
+    import copy
     import warnings
 
     from app.core.files import atomic_write_bytes
 
-    net = predictor.model
-    s = predictor.input_size
+    net = copy.deepcopy(model).cpu().eval()
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with torch.no_grad():
-            torch.onnx.export(net.cpu().eval(), (torch.zeros(1, 1, s, s),), buf, dynamo=False,
-                              input_names=["crops"], output_names=["points"],
-                              dynamic_axes={"crops": {0: "batch"}, "points": {0: "batch"}})
+            torch.onnx.export(net, (torch.zeros(1, *shape),), buf, dynamo=False,
+                              input_names=["input"], output_names=["output"],
+                              dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, buf.getvalue())
 
@@ -109,27 +114,26 @@ def _same_points(fast: KeypointPredictor, slow: KeypointPredictor) -> float:
     return float(np.abs(fast.predict(crops) - slow.predict(crops)).max())
 
 
-def onnx_predictor(predictor: KeypointPredictor, threads: int = 1, folder: Optional[Path] = None
-                   ) -> tuple[KeypointPredictor, str]:
-    """(predictor, note): the onnxruntime version of ``predictor`` and "" — or ``predictor`` itself and a
-    plain sentence saying why it runs in PyTorch. Only CPU models are converted (a GPU runs PyTorch)."""
-    if predictor.device.type != "cpu":
-        return predictor, ""
+def _convert(model: torch.nn.Module, device: torch.device, shape: tuple[int, ...], name: str, folder: Optional[Path],
+             make_fast, differs, tolerance: float, unit: str) -> tuple[Any, str]:
+    """The common path of ``onnx_predictor`` and ``onnx_classifier``: (fast object, "") or (None, why not)."""
+    if device.type != "cpu":
+        return None, ""
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
-        return predictor, "The quicker live engine (onnxruntime) is not installed, so the model runs in PyTorch."
+        return None, "The quicker live engine (onnxruntime) is not installed, so the model runs in PyTorch."
     folder = Path(folder) if folder is not None else cache_dir()
-    path = folder / f"{predictor.meta.get('model', 'model')}-{weights_key(predictor)}.onnx"
+    path = folder / f"{name}-{weights_key(model, f'{name}|{shape}')}.onnx"
     for attempt in ("cached", "fresh"):
         try:
             if attempt == "fresh" or not path.is_file():
-                _export(predictor, path)
-            fast = OnnxKeypointPredictor(predictor, _session(path, threads), path)
-            diff = _same_points(fast, predictor)
-            if diff <= TOLERANCE_PX:
+                _export(model, shape, path)
+            fast = make_fast(path)
+            diff = differs(fast)
+            if diff <= tolerance:
                 return fast, ""
-            reason = f"its points differ from PyTorch's by {diff:.3f} px"
+            reason = f"its answers differ from PyTorch's by {diff:.3g}{unit}"
         except Exception as exc:  # noqa: BLE001 — any failure means: keep the PyTorch model, say so
             reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
         if attempt == "cached":
@@ -137,7 +141,57 @@ def onnx_predictor(predictor: KeypointPredictor, threads: int = 1, folder: Optio
                 os.unlink(path)          # a damaged or stale cached file: export again once
             except OSError:
                 pass
-    return predictor, f"The quicker live engine could not run this model ({reason}), so it runs in PyTorch."
+    return None, f"The quicker live engine could not run this model ({reason}), so it runs in PyTorch."
 
 
-__all__ = ["onnx_predictor", "OnnxKeypointPredictor", "TOLERANCE_PX", "cache_dir", "weights_key"]
+def onnx_predictor(predictor: KeypointPredictor, threads: int = 1, folder: Optional[Path] = None
+                   ) -> tuple[KeypointPredictor, str]:
+    """(predictor, note): the onnxruntime version of ``predictor`` and "" — or ``predictor`` itself and a
+    plain sentence saying why it runs in PyTorch. Only CPU models are converted (a GPU runs PyTorch)."""
+    s = predictor.input_size
+    fast, note = _convert(predictor.model, predictor.device, (1, s, s), str(predictor.meta.get("model", "model")),
+                          folder, lambda path: OnnxKeypointPredictor(predictor, _session(path, threads), path),
+                          lambda fast: _same_points(fast, predictor), TOLERANCE_PX, " px")
+    return (fast, note) if fast is not None else (predictor, note)
+
+
+class OnnxClassifier(Classifier):
+    """A ``Classifier`` whose model call runs in an onnxruntime session (CPU): ``probabilities`` as PyTorch's."""
+
+    runtime = "onnxruntime"
+
+    def __init__(self, base: Classifier, session, path: Path):
+        super().__init__(base.model, base.meta, base.device)
+        self.session = session
+        self.path = path
+        self._input = session.get_inputs()[0].name
+        self._kind = output_kind(base.model)
+
+    def probabilities(self, images_uint8: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        out = []
+        for i in range(0, len(images_uint8), batch_size):
+            x = self.normalise(images_uint8[i:i + batch_size]).numpy()
+            out.append(class_probabilities(torch.from_numpy(self.session.run(None, {self._input: x})[0]), self._kind))
+        return torch.cat(out) if out else torch.empty(0, len(self.classes))
+
+
+def _same_probabilities(fast: Classifier, slow: Classifier) -> float:
+    c, h, w = slow.input_shape
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (_CHECK_BATCH, c, h, w), generator=g, dtype=torch.uint8)
+    return float((fast.probabilities(images) - slow.probabilities(images)).abs().max())
+
+
+def onnx_classifier(classifier: Classifier, threads: int = 1, folder: Optional[Path] = None
+                    ) -> tuple[Classifier, str]:
+    """(classifier, note): the onnxruntime version of an image classifier (live Try it) and "" — or
+    ``classifier`` itself and a plain sentence saying why it runs in PyTorch."""
+    fast, note = _convert(classifier.model, classifier.device, classifier.input_shape,
+                          str(classifier.meta.get("model", "model")), folder,
+                          lambda path: OnnxClassifier(classifier, _session(path, threads), path),
+                          lambda fast: _same_probabilities(fast, classifier), TOLERANCE_P, "")
+    return (fast, note) if fast is not None else (classifier, note)
+
+
+__all__ = ["onnx_predictor", "onnx_classifier", "OnnxKeypointPredictor", "OnnxClassifier", "TOLERANCE_PX",
+           "TOLERANCE_P", "cache_dir", "weights_key"]

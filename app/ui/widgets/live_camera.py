@@ -146,7 +146,7 @@ class LiveCamera(QWidget):
         if worker is not self.worker:
             return
         _, state, text = item
-        if state in ("loading", "opening", "warning", "ended"):
+        if state in ("loading", "opening", "warning", "ended", "note"):
             self.status.setText(text)
         elif state == "running":
             self.status.setText(f"{self.live.source.name}: live.")
