@@ -34,6 +34,7 @@ import numpy as np
 
 from app.core.errors import UserError
 from app.vision.pipeline import live_torch_threads
+from app.vision.loop import LoopControl
 from app.vision.sources import FrameSource, LatestFrameReader, SourceError
 
 Sink = Callable[[np.ndarray], Any]
@@ -84,7 +85,7 @@ def preview_of(rgb: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
     return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_LINEAR)
 
 
-class ClassifyLive:
+class ClassifyLive(LoopControl):
     """See the module docstring. ``stop``, ``capture``, ``snap`` and ``stop_capture`` may be called from any thread."""
 
     def __init__(self, source: FrameSource, classifier=None, *, threads: int | None = None, max_frames: int = 0,
@@ -115,15 +116,6 @@ class ClassifyLive:
         self._model_sum = self._loop_sum = 0.0
 
     # -- control (any thread) ------------------------------------------------------------------------
-    def stop(self) -> None:
-        self._stop.set()
-        if self.reader is not None:
-            self.reader.stop(timeout=0)
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
     def capture(self, sink: Sink, rate: float) -> None:
         """Give frames to ``sink`` at most ``rate`` per second (the first at once) until ``stop_capture``."""
         with self._lock:
@@ -166,10 +158,6 @@ class ClassifyLive:
             self.classifier, note = onnx_classifier(self.classifier, self.threads)
             if note:
                 self._status("note", note)      # a fact, not a fault: the live view works either way
-
-    def _status(self, state: str, message: str = "") -> None:
-        if self.on_status is not None:
-            self.on_status(state, message)
 
     def _run(self) -> None:
         if self.classifier is None and self.load_classifier is not None:

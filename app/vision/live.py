@@ -33,6 +33,7 @@ import numpy as np
 
 from app.core.errors import UserError
 from app.vision.pipeline import STAGES, FrameResult, KeypointPipeline, live_torch_threads
+from app.vision.loop import LoopControl
 from app.vision.sources import FrameSource, LatestFrameReader, SourceError
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi")
@@ -133,7 +134,7 @@ def _make_detector():
 
 
 # ---------------------------------------------------------------------------------------------- the loop
-class LiveSession:
+class LiveSession(LoopControl):
     """See the module docstring. Options may be changed and recordings started from any thread."""
 
     def __init__(self, source: FrameSource, model: str = "default", *, device: str = "cpu",
@@ -178,15 +179,6 @@ class LiveSession:
         self._detections = 0
 
     # -- control (any thread)
-    def stop(self) -> None:
-        self._stop.set()
-        if self.reader is not None:
-            self.reader.stop(timeout=0)
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
     def set_option(self, name: str, value: bool) -> None:
         """``smoothing``, ``mirror`` or ``lines``; applies from the next frame."""
         if name not in self.options:
@@ -231,10 +223,6 @@ class LiveSession:
             self.predictor, note = onnx_predictor(self.predictor, self.threads)
             if note:
                 self._status("note", note)       # a fact, not a fault: the live view works either way
-
-    def _status(self, state: str, message: str = "") -> None:
-        if self.on_status is not None:
-            self.on_status(state, message)
 
     def _apply_options(self, p: KeypointPipeline) -> None:
         o = self.options
