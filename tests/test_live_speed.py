@@ -177,10 +177,10 @@ def test_timings_are_measured_once_saved_and_used_by_the_shipped_list(monkeypatc
     got = measure_shipped(["kp-resnet18", "kp-cnn4"], load=lambda k: Fake(30 if k == "kp-resnet18" else 1))
     assert got["kp-resnet18"] > 20 and got["kp-cnn4"] < 12
     assert saved_timings() == pytest.approx(got)
-    labels = {c.key: c.label for c in shipped_keypoint_models()}
-    assert "ms per face here" in labels["kp-cnn4"] and "average error" in labels["kp-cnn4"]
+    shipped = {c.key: c for c in shipped_keypoint_models()}
+    assert shipped["kp-cnn4"].ms == pytest.approx(got["kp-cnn4"]) and "average error" in shipped["kp-cnn4"].label
     assert default_keypoint_model() == "kp-cnn4"                     # slow here: the quick one
-    assert speed_words(0.4) == "under 1 ms per face here"
+    assert speed_words(0.4) == "under 1 ms per face on this computer"
 
 
 def test_timings_of_another_computer_are_not_used(monkeypatch):
@@ -209,7 +209,8 @@ def test_the_picker_opens_with_the_quick_model_on_a_slow_computer_and_keeps_a_pe
     save_timings({"kp-resnet18": 48.0, "kp-cnn4": 3.0})              # as measured on a slow laptop
     picker.set_choices(keypoint_model_choices())
     assert picker.model() == "kp-cnn4"
-    assert "ms per face here" in picker.combo.currentText()
+    assert "average error" in picker.combo.currentText()
+    assert picker.speed_label.text() == "Speed: about 3 ms per face on this computer."
     # the person picks the accurate one: it stays picked when the list is refreshed
     i = picker.combo.findData("kp-resnet18")
     picker.combo.setCurrentIndex(i)

@@ -59,7 +59,7 @@ def shipped_keypoint_models() -> list[ModelChoice]:
     """Shipped keypoint weights from weights/manifest.json, best (lowest test NME) first, with their time
     per face on this computer when it was measured (``app.vision.speed``)."""
     from app.core.weights import list_weights
-    from app.vision.speed import saved_timings, speed_words
+    from app.vision.speed import saved_timings
 
     try:
         entries = list_weights(KEYPOINT_TASK)
@@ -69,8 +69,7 @@ def shipped_keypoint_models() -> list[ModelChoice]:
     out = []
     for name, e in entries.items():
         nme, ms = _nme_of(e), timings.get(name)
-        facts = [f for f in (error_words(nme) if nme is not None else "", speed_words(ms)) if f]
-        label = f"{name} (shipped" + (f"): {', '.join(facts)}" if facts else ")")
+        label = f"{name} (shipped" + (f"): {error_words(nme)}" if nme is not None else ")")
         out.append(ModelChoice(name, label, "shipped", nme, ms))
     out.sort(key=lambda c: (c.nme is None, c.nme if c.nme is not None else 0.0, c.key))
     return out

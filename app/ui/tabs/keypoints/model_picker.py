@@ -10,7 +10,7 @@ from app.core.errors import UserError
 from app.ui.state import AppState
 from app.ui.workers import Jobs
 from app.vision import NME_HELP, ModelChoice
-from app.vision.speed import MODEL_BUDGET_MS, Timed, choose_live_model
+from app.vision.speed import MODEL_BUDGET_MS, Timed, choose_live_model, speed_words
 from app.vision.pipeline import live_torch_threads
 
 NO_MODEL = "No keypoint model yet (train one)"
@@ -43,6 +43,13 @@ class ModelPicker(QGroupBox):
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.combo.setToolTip(NME_HELP)
         self.combo.currentIndexChanged.connect(lambda _i: self.model_changed.emit())
+        self.combo.currentIndexChanged.connect(lambda _i: self._show_speed())
+        # the model's time per face here, measured once (app.vision.speed), under the picker
+        self.speed_label = QLabel("")
+        self.speed_label.setObjectName("hint")
+        self.speed_label.setWordWrap(True)
+        self.speed_label.setToolTip(f"The live view opens with the most accurate shipped model that takes at "
+                                    f"most {MODEL_BUDGET_MS:.0f} ms per face on this computer.")
         # a model the person picked stays picked; until then the picker follows the speed-aware default
         self.picked_by_person = False
         self.combo.activated.connect(lambda _i: setattr(self, "picked_by_person", True))
@@ -65,6 +72,7 @@ class ModelPicker(QGroupBox):
         drow.addWidget(self.refresh_button)
         lay = QVBoxLayout(self)
         lay.addWidget(self.combo)
+        lay.addWidget(self.speed_label)
         lay.addLayout(drow)
         lay.addWidget(self.device_label)
 
@@ -91,7 +99,14 @@ class ModelPicker(QGroupBox):
         self.combo.blockSignals(False)
         if self.combo.currentData() != current:
             self.model_changed.emit()
+        self._show_speed()
         self._fit()
+
+    def _show_speed(self) -> None:
+        ms = next((c.ms for c in self._choices if c.key == self.combo.currentData()), None)
+        words = speed_words(ms)
+        self.speed_label.setText(f"Speed: {words}." if words else "")
+        self.speed_label.setVisible(bool(words))
 
     def time_models_once(self, on_done) -> bool:
         """Time the shipped models not yet timed on this computer, in the background (a second or two,
