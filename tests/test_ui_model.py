@@ -10,6 +10,7 @@ from app.core.errors import OfflineError
 from app.models import build_model, summarize
 from app.ui.state import AppState
 from app.ui.tabs import model_tab as model_tab_module
+from app.ui.tabs import model_weights as model_weights_module
 from app.ui.tabs.model_tab import ModelTab
 from helpers import tiny_dataset
 
@@ -156,13 +157,13 @@ def test_transfer_options_show_weight_availability(make_tab, qtbot, state, monke
         raise OfflineError(f"Could not download the ImageNet weights for {name} (no network). Check the "
                            f"internet connection and try again, or train from scratch.")
 
-    monkeypatch.setattr(model_tab_module, "download_pretrained", offline)
+    monkeypatch.setattr(model_weights_module, "download_pretrained", offline)
     qtbot.mouseClick(tab.download_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not tab._downloading, timeout=TIMEOUT)
     assert "Could not download the ImageNet weights" in tab.messages.text
 
     # With the weights on disk the options become available and go to the state.
-    monkeypatch.setattr(model_tab_module, "pretrained_available", lambda name: True)
+    monkeypatch.setattr(model_weights_module, "pretrained_available", lambda name: True)
     tab._update_transfer()
     assert tab.pretrained_check.isEnabled() and "on this computer" in tab.weights_label.text()
     monkeypatch.setattr(model_tab_module, "build_model",

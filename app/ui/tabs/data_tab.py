@@ -35,6 +35,7 @@ from app.data.table import TableDataset
 from app.core.errors import OfflineError, UserError
 from app.core.paths import default_data_root
 from app.ui.state import AppState
+from app.ui.tabs.dataset_maker.link import DatasetMakerLink
 from app.ui.widgets.data_class_chart import ClassCountChart
 from app.ui.widgets.data_thumbnails import ThumbnailGrid
 from app.ui.widgets.messages import MessageArea
@@ -74,7 +75,7 @@ def _note_level(note: str) -> str:
     return "info"
 
 
-class DataTab(QWidget):
+class DataTab(DatasetMakerLink, QWidget):
     """Choose, load and inspect the data set every other tab uses."""
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
@@ -244,6 +245,10 @@ class DataTab(QWidget):
     def current_source(self) -> str:
         return str(self.source_combo.currentData())
 
+    def chosen_folder(self) -> str:
+        """The image folder typed or picked above ("" when another source is chosen)."""
+        return self.path_edit.text().strip() if self.current_source() == FOLDER else ""
+
     def current_size(self) -> int | None:
         return self.size_combo.currentData()
 
@@ -333,84 +338,6 @@ class DataTab(QWidget):
                 self.path_edit.setText(path)
                 self.settings.setValue(_K_ROOT, path)
                 self.load()
-
-    # ------------------------------------------------------------------- the data-set maker (issue 18) --
-    def _build_maker_row(self, grid: QGridLayout, row: int) -> None:
-        line = QHBoxLayout()
-        line.setContentsMargins(0, 0, 0, 0)
-        self.new_set_button = QPushButton("New data set…")
-        self.new_set_button.setToolTip("Make your own data set: name some classes and take their pictures with the "
-                                       "webcam, or add picture files.")
-        self.new_set_button.clicked.connect(lambda: self.new_dataset())
-        self.edit_set_button = QPushButton("Add pictures to this data set…")
-        self.edit_set_button.setToolTip("Open the image folder chosen above in the data-set maker: add, rename or "
-                                        "delete classes and pictures.")
-        self.edit_set_button.clicked.connect(lambda: self.edit_dataset())
-        line.addWidget(self.new_set_button)
-        line.addWidget(self.edit_set_button)
-        hint = QLabel("Make your own: webcam pictures, files, drag and drop or paste.")
-        hint.setStyleSheet("color: #666666;")
-        line.addWidget(hint, 1)
-        grid.addWidget(QLabel("Your own:"), row, 0)
-        grid.addLayout(line, row, 1, 1, 2)
-        self.maker_dialog = None
-
-    def new_dataset(self, name: str | None = None) -> None:
-        """Ask for a name, create the folder under the user's data sets and open the maker on it."""
-        from PySide6.QtWidgets import QInputDialog
-
-        from app.data.userset import UserSet, user_sets_dir
-
-        if name is None:
-            name, ok = QInputDialog.getText(self, "New data set", f"Name of the new data set (kept in "
-                                            f"{user_sets_dir()}):")
-            if not ok:
-                return
-        try:
-            made = UserSet.create(name)
-        except UserError as exc:
-            self.messages.show_message(str(exc), "error")
-            return
-        self._open_maker(made)
-
-    def edit_dataset(self, path=None) -> None:
-        """Open an existing class folder (the one chosen above by default) in the maker."""
-        from app.data.userset import UserSet
-
-        text = str(path) if path else (self.path_edit.text().strip() if self.current_source() == FOLDER else "")
-        if not text:
-            self.messages.show_message("Choose your image folder above first (My own image folder, Browse…), or "
-                                       "make a new data set.", "warn")
-            return
-        try:
-            self._open_maker(UserSet.open(text))
-        except WrongLevel as exc:          # one level off: offer the folder that holds the classes
-            self.messages.show_message(str(exc), "warn", fix=(f"Open “{exc.suggestion.name}”",
-                                                              lambda p=exc.suggestion: self.edit_dataset(p)))
-        except UserError as exc:
-            self.messages.show_message(str(exc), "error")
-
-    def _open_maker(self, userset) -> None:
-        from app.ui.tabs.dataset_maker import DatasetMakerDialog
-
-        if self.maker_dialog is not None:
-            self.maker_dialog.close()
-        dialog = self.maker_dialog = DatasetMakerDialog(self.state, userset, self)
-        dialog.maker.use_requested.connect(self.use_made_set)
-        dialog.show()
-
-    def use_made_set(self, path) -> None:
-        """Load a data set from the maker at the size, and with the model, suggested for a person's own pictures
-        (``models.suggest``: camera frames are far larger than a small model's input)."""
-        from app.models.suggest import model_for_own_pictures
-
-        name, options, side = model_for_own_pictures()
-        self._set_size(side)
-        if self.state.model_name != name:
-            self.state.set_model(name, options)
-            self._maker_note = f"The model is now {name}, the one suggested for your own pictures (the Model tab " \
-                               f"has the others)."
-        self.open_folder(path)
 
     # ------------------------------------------------------------------------------- public --
     def open_folder(self, path) -> None:
