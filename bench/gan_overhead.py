@@ -2,7 +2,7 @@
 hand-written DCGAN loop on the same in-memory data, model, batch size and device, in one process.
 
     python bench/gan_overhead.py [--images 6400] [--epochs 2] [--repeats 5] [--width 32] [--batch-size 128]
-                                 [--data fashion-mnist --data-root /work/shared/data/fashion-mnist]
+                                 [--data fashion-mnist --data-root ../shared/data/fashion-mnist]
                                  [--device auto] [--threads 1]
 
 Both sides do exactly the same work per step (one D step on a real and a generated batch, one G step

@@ -1,6 +1,6 @@
 """Build resources/fashion-mnist-sample.npz: a stratified, seeded sample of Fashion-MNIST.
 
-    python scripts/make_fashion_sample.py [--source /work/shared/data/fashion-mnist]
+    python scripts/make_fashion_sample.py [--source ../shared/data/fashion-mnist]
 
 Train: 1,000 images per class (10,000), test: 200 per class (2,000), drawn without replacement
 with numpy's PCG64 seeded with SEED, kept in the original file order. The output is byte-for-byte
@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+#: the development data next to the project checkout (../shared/data), never copied into it
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 from app.data.builtin import FASHION_CLASSES, load_builtin  # noqa: E402
 from app.core.paths import resources_dir  # noqa: E402
@@ -84,7 +86,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", default="/work/shared/data/fashion-mnist",
+    parser.add_argument("--source", default=str(SHARED_DATA / "fashion-mnist"),
                         help="folder with the four Fashion-MNIST IDX files")
     parser.add_argument("--out", default=str(resources_dir()), help="output folder")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Train the classifiers the GAN score uses and ship them in ``weights/`` (reproducible, CPU friendly).
 
-    python scripts/train_classifiers.py [--data mnist fashion-mnist] [--root /work/shared/data]
+    python scripts/train_classifiers.py [--data mnist fashion-mnist] [--root ../shared/data]
                                         [--model lenet5] [--epochs 4] [--seed 0]
 
 For each data set: trains ``--model`` through the engine (``make_trainer``: the same loop as
@@ -11,7 +11,7 @@ nothing else), measures the test accuracy of that file on the full test split an
 
 The equivalent CLI training is::
 
-    visiondesk train --data mnist --data-root /work/shared/data/mnist --model lenet5 --epochs 4 --seed 0
+    visiondesk train --data mnist --data-root ../shared/data/mnist --model lenet5 --epochs 4 --seed 0
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+#: the development data next to the project checkout (../shared/data), never copied into it
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 import torch  # noqa: E402
 
@@ -32,6 +34,7 @@ from app.engine.checkpoint import FORMAT, load_checkpoint, save_checkpoint  # no
 from app.engine.config import TrainConfig  # noqa: E402
 from app.engine.predict import evaluate_classifier, load_classifier  # noqa: E402
 from app.engine.runs import new_run_dir  # noqa: E402
+from app.core.paths import portable_path  # noqa: E402
 from app.core.weights import register_weight, weights_dir  # noqa: E402
 
 
@@ -71,7 +74,7 @@ def train_one(data: str, root: Path, model: str, epochs: int, seed: int, batch_s
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", nargs="+", default=["mnist", "fashion-mnist"])
-    p.add_argument("--root", default="/work/shared/data", help="folder holding mnist/ and fashion-mnist/")
+    p.add_argument("--root", default=str(SHARED_DATA), help="folder holding mnist/ and fashion-mnist/")
     p.add_argument("--model", default="lenet5")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=128)
@@ -82,7 +85,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     for data in args.data:
         command = ("python scripts/train_classifiers.py " + " ".join(shlex.quote(str(a)) for a in (
-            "--data", data, "--root", args.root, "--model", args.model, "--epochs", args.epochs,
+            "--data", data, "--root", portable_path(args.root), "--model", args.model, "--epochs", args.epochs,
             "--batch-size", args.batch_size, "--lr", args.lr, "--seed", args.seed)))
         train_one(data, Path(args.root) / data, args.model, args.epochs, args.seed, args.batch_size, args.lr,
                   command)

@@ -1,6 +1,6 @@
 """Train the shipped DCGAN generators through the engine and record how good they are.
 
-    python scripts/train_gans.py [--data fashion-mnist mnist] [--root /work/shared/data] [--epochs 5]
+    python scripts/train_gans.py [--data fashion-mnist mnist] [--root ../shared/data] [--epochs 5]
                                  [--seed 0] [--width 32] [--threads 1]
 
 Needs the score classifiers first (``scripts/train_classifiers.py``). For each data set: trains a
@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+#: the development data next to the project checkout (../shared/data), never copied into it
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 import torch  # noqa: E402
 
@@ -34,6 +36,7 @@ from app.engine.build import make_trainer  # noqa: E402
 from app.engine.checkpoint import load_checkpoint  # noqa: E402
 from app.engine.fid import GanScorer, find_score_classifier, real_floor  # noqa: E402
 from app.engine.gan import SCORE_SEED, export_generator, gan_config, load_generator  # noqa: E402
+from app.core.paths import portable_path  # noqa: E402
 from app.engine.runs import new_run_dir  # noqa: E402
 from app.models import build_model  # noqa: E402
 from app.core.weights import register_weight, weight_entry, weights_dir  # noqa: E402
@@ -80,7 +83,7 @@ def train_one(args, data: str, command: str) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", nargs="+", default=["fashion-mnist", "mnist"])
-    p.add_argument("--root", default="/work/shared/data", help="folder holding mnist/ and fashion-mnist/")
+    p.add_argument("--root", default=str(SHARED_DATA), help="folder holding mnist/ and fashion-mnist/")
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--width", type=int, default=32, help="g_width and d_width of the DCGAN")
@@ -95,7 +98,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     for data in args.data:
         command = "python scripts/train_gans.py " + " ".join(shlex.quote(str(a)) for a in (
-            "--data", data, "--root", args.root, "--epochs", args.epochs, "--seed", args.seed, "--width", args.width,
+            "--data", data, "--root", portable_path(args.root), "--epochs", args.epochs, "--seed", args.seed, "--width", args.width,
             "--latent", args.latent, "--batch-size", args.batch_size, "--lr", args.lr,
             "--label-smoothing", args.label_smoothing, "--score-every", args.score_every,
             "--score-samples", args.score_samples))

@@ -22,6 +22,16 @@ def repo_dir() -> Path:
     return Path(app.__file__).resolve().parent.parent
 
 
+def portable_path(path: str | os.PathLike) -> str:
+    """``path`` as the project's records should show it: relative to the project folder when it lies next to
+    it (``../shared/data``), so no record holds one machine's absolute paths; else unchanged."""
+    p = Path(path).expanduser().resolve()
+    base = repo_dir()
+    if p == base or base.parent in p.parents:
+        return os.path.relpath(p, base)
+    return str(path)
+
+
 def resources_dir() -> Path:
     """Icons, style sheet and the small sample data shipped with the program."""
     return repo_dir() / "resources"
