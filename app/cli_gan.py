@@ -92,12 +92,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from app.engine.gan import load_generator, make_grid, make_strip, save_png
     from app.core.errors import UserError
 
-    if not 1 <= args.n <= 4096:
-        raise UserError("--n must be between 1 and 4096.")
-    if args.interpolate and not 2 <= args.steps <= 256:
-        raise UserError("--steps must be between 2 and 256.")
-    if args.scale < 1 or args.scale > 32:
-        raise UserError("--scale must be between 1 and 32.")
+    # --n, --steps and --scale are checked with every numeric option (core.options, in cli.main)
     from app.core.files import output_path
 
     source = _checkpoint_path(args.checkpoint)

@@ -128,8 +128,6 @@ class TrainConfig:
             raise bad(f"epochs must be between 1 and 100000 (got {self.epochs}).")
         if self.batch_size < 1 or self.batch_size > 65536:
             raise bad(f"batch size must be between 1 and 65536 (got {self.batch_size}).")
-        if not (0 < self.lr < 100):
-            raise bad(f"the learning rate must be a positive number below 100 (got {self.lr}).")
         if self.optimizer not in OPTIMIZERS:
             raise bad(f"unknown optimizer '{self.optimizer}' (choose {', '.join(OPTIMIZERS)}).")
         if self.schedule not in SCHEDULES:
@@ -138,12 +136,6 @@ class TrainConfig:
             raise bad(f"unknown mixed-precision setting '{self.amp}' (choose {', '.join(AMP_CHOICES)}).")
         if not (self.device in DEVICE_CHOICES or self.device.startswith("cuda:")):
             raise bad(f"unknown device '{self.device}' (choose auto, cpu or cuda).")
-        if not (0 <= self.momentum < 1):
-            raise bad(f"momentum must be in [0, 1) (got {self.momentum}).")
-        if self.weight_decay < 0:
-            raise bad("weight decay cannot be negative.")
-        if not (0 <= self.label_smoothing < 1):
-            raise bad("label smoothing must be in [0, 1).")
         if self.step_size < 1 or not (0 < self.gamma <= 1):
             raise bad("the step schedule needs step_size >= 1 and 0 < gamma <= 1.")
         if self.image_size is not None and not (8 <= self.image_size <= 1024):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import weakref
 from pathlib import Path
 from typing import Any, Optional
 
@@ -42,8 +43,20 @@ def cache_dir() -> Path:
     return home_dir() / "cache" / "live-models"
 
 
+#: fingerprints already worked out, per loaded model (a model is hashed once, not at every live start)
+_KEYS: "weakref.WeakKeyDictionary[torch.nn.Module, dict[str, str]]" = weakref.WeakKeyDictionary()
+
+
 def weights_key(model: torch.nn.Module, describe: str) -> str:
-    """A short fingerprint of a model's weights, what it is (``describe``) and the torch version exporting it."""
+    """A short fingerprint of a model's weights, what it is (``describe``) and the torch version exporting it.
+    Worked out once per loaded model (live models are loaded from files and never trained in place)."""
+    known = _KEYS.setdefault(model, {})
+    if describe not in known:
+        known[describe] = _fingerprint(model, describe)
+    return known[describe]
+
+
+def _fingerprint(model: torch.nn.Module, describe: str) -> str:
     h = hashlib.sha256()
     h.update(f"{describe}|{torch.__version__}".encode())
     for name, t in sorted(model.state_dict().items()):
@@ -52,16 +65,22 @@ def weights_key(model: torch.nn.Module, describe: str) -> str:
     return h.hexdigest()[:20]
 
 
-class OnnxKeypointPredictor(KeypointPredictor):
-    """A ``KeypointPredictor`` whose model call runs in an onnxruntime session (CPU)."""
+class _OnnxRun:
+    """What both onnxruntime wrappers hold: the session and the name of its one input."""
 
     runtime = "onnxruntime"
 
-    def __init__(self, base: KeypointPredictor, session, path: Path):
-        super().__init__(base.model, base.meta, base.device)
+    def _attach(self, session) -> None:
         self.session = session
-        self.path = path
         self._input = session.get_inputs()[0].name
+
+
+class OnnxKeypointPredictor(_OnnxRun, KeypointPredictor):
+    """A ``KeypointPredictor`` whose model call runs in an onnxruntime session (CPU)."""
+
+    def __init__(self, base: KeypointPredictor, session):
+        super().__init__(base.model, base.meta, base.device)
+        self._attach(session)
         self._scale = np.float32(1 / (255 * self._std))
         self._shift = np.float32(self._mean / self._std)
 
@@ -150,21 +169,17 @@ def onnx_predictor(predictor: KeypointPredictor, threads: int = 1, folder: Optio
     plain sentence saying why it runs in PyTorch. Only CPU models are converted (a GPU runs PyTorch)."""
     s = predictor.input_size
     fast, note = _convert(predictor.model, predictor.device, (1, s, s), str(predictor.meta.get("model", "model")),
-                          folder, lambda path: OnnxKeypointPredictor(predictor, _session(path, threads), path),
+                          folder, lambda path: OnnxKeypointPredictor(predictor, _session(path, threads)),
                           lambda fast: _same_points(fast, predictor), TOLERANCE_PX, " px")
     return (fast, note) if fast is not None else (predictor, note)
 
 
-class OnnxClassifier(Classifier):
+class OnnxClassifier(_OnnxRun, Classifier):
     """A ``Classifier`` whose model call runs in an onnxruntime session (CPU): ``probabilities`` as PyTorch's."""
 
-    runtime = "onnxruntime"
-
-    def __init__(self, base: Classifier, session, path: Path):
+    def __init__(self, base: Classifier, session):
         super().__init__(base.model, base.meta, base.device)
-        self.session = session
-        self.path = path
-        self._input = session.get_inputs()[0].name
+        self._attach(session)
         self._kind = output_kind(base.model)
 
     def probabilities(self, images_uint8: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
@@ -188,7 +203,7 @@ def onnx_classifier(classifier: Classifier, threads: int = 1, folder: Optional[P
     ``classifier`` itself and a plain sentence saying why it runs in PyTorch."""
     fast, note = _convert(classifier.model, classifier.device, classifier.input_shape,
                           str(classifier.meta.get("model", "model")), folder,
-                          lambda path: OnnxClassifier(classifier, _session(path, threads), path),
+                          lambda path: OnnxClassifier(classifier, _session(path, threads)),
                           lambda fast: _same_probabilities(fast, classifier), TOLERANCE_P, "")
     return (fast, note) if fast is not None else (classifier, note)
 

@@ -45,7 +45,25 @@ def cache_dir() -> Path:
 
 
 def dataset_fingerprint(ds: ImageDataset) -> str:
-    """A hash of what the features depend on: every decoded image, label and the split."""
+    """A hash of what the features depend on: every decoded image, label and the split.
+
+    Worked out once per loaded data set (the Train tab's time estimate asks at every settings change, and
+    Start asks again): kept on the data set with the identity of the tensors it hashed, so a data set whose
+    splits were replaced is hashed again."""
+    tensors = (ds.train.images, ds.train.labels, ds.test.images, ds.test.labels)
+    ident = (tuple(id(t) for t in tensors), tuple(ds.classes))
+    known = getattr(ds, "_features_fingerprint", None)
+    if known is not None and known[0] == ident:
+        return known[1]
+    value = _hash_dataset(ds)
+    try:
+        ds._features_fingerprint = (ident, value)
+    except AttributeError:          # a data set type with fixed attributes: just not remembered
+        pass
+    return value
+
+
+def _hash_dataset(ds: ImageDataset) -> str:
     h = hashlib.blake2b(digest_size=16)
     for split in (ds.train, ds.test):
         images = split.images.contiguous()

@@ -101,13 +101,20 @@ def default_keypoint_model() -> str:
     """The shipped keypoint model the live view opens with: the most accurate one that is quick enough on
     this computer when the models were timed here (``app.vision.speed``), else the most accurate one."""
     from app.core.errors import UserError
-    from app.vision.speed import Timed, choose_live_model
 
     shipped = shipped_keypoint_models()
     if not shipped:
         raise UserError("No keypoint model is shipped in weights/ (weights/manifest.json has none); "
                         "train one with 'visiondesk keypoints train' and pass its best.pt.")
-    return choose_live_model(Timed(c.key, c.nme, c.ms) for c in shipped) or shipped[0].key
+    return live_default(shipped) or shipped[0].key
+
+
+def live_default(choices: list[ModelChoice]) -> str | None:
+    """Of ``choices``, the shipped model the live view opens with (``app.vision.speed.choose_live_model``:
+    the most accurate one quick enough here); None when none is shipped."""
+    from app.vision.speed import Timed, choose_live_model
+
+    return choose_live_model(Timed(c.key, c.nme, c.ms) for c in choices if c.kind == "shipped")
 
 
 def resolve_model(name: str | None) -> str:
@@ -122,5 +129,5 @@ __all__ = [
     "ImageFolderSource", "KeypointPipeline", "LatestFrameReader", "LiveSession", "LiveStats", "LiveSummary", "ModelChoice", "OneEuroFilter", "SourceError",
     "VideoFileSource", "VideoRecorder", "crop_box_from_face", "crop_box_from_points", "crop_square", "default_keypoint_model",
     "draw_faces", "error_words", "keypoint_model_choices", "list_cameras", "load_pipeline", "open_source", "points_to_frame",
-    "resolve_model", "run_keypoint_models", "shipped_keypoint_models",
+    "live_default", "resolve_model", "run_keypoint_models", "shipped_keypoint_models",
 ]

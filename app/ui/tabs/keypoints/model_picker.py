@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QToolBu
 from app.core.errors import UserError
 from app.ui.state import AppState
 from app.ui.workers import Jobs
-from app.vision import NME_HELP, ModelChoice
-from app.vision.speed import MODEL_BUDGET_MS, Timed, choose_live_model, speed_words
+from app.vision import NME_HELP, ModelChoice, live_default
+from app.vision.speed import MODEL_BUDGET_MS, speed_words
 from app.vision.pipeline import live_torch_threads
 
 NO_MODEL = "No keypoint model yet (train one)"
@@ -55,6 +55,7 @@ class ModelPicker(QGroupBox):
         self.combo.activated.connect(lambda _i: setattr(self, "picked_by_person", True))
         self.jobs = Jobs(self)
         self._choices: list[ModelChoice] = []
+        self._timing_tried = False
         self.refresh_button = QToolButton()
         self.refresh_button.setText("Refresh")
         self.refresh_button.setToolTip("List the shipped models and the best.pt of every keypoint run again")
@@ -93,7 +94,7 @@ class ModelPicker(QGroupBox):
         if self.combo.count() == 0:
             self.combo.addItem(NO_MODEL, None)
         keep = self.combo.findData(current) if current and self.picked_by_person else -1
-        default = choose_live_model(Timed(c.key, c.nme, c.ms) for c in choices if c.kind == "shipped")
+        default = live_default(choices)
         i = keep if keep >= 0 else self.combo.findData(default) if default else -1
         self.combo.setCurrentIndex(max(i, 0))
         self.combo.blockSignals(False)
@@ -114,8 +115,9 @@ class ModelPicker(QGroupBox):
         from app.vision.speed import measure_shipped
 
         missing = [c.key for c in self._choices if c.kind == "shipped" and c.ms is None]
-        if not missing or self.jobs.is_busy():
+        if not missing or self.jobs.is_busy() or self._timing_tried:
             return False
+        self._timing_tried = True       # a model that cannot be loaded is not loaded again at every visit
         self.jobs.run(lambda: measure_shipped(missing), lambda _result, _error: on_done())
         return True
 
