@@ -499,3 +499,26 @@ class TableLoader:
                 idx = order[s:e]
                 x, y = self.x.index_select(0, idx), self.y.index_select(0, idx)
             yield x.view(-1, 1, 1, f), y
+
+
+# --------------------------------------------------------------------------------------------- for the GUI
+class TargetProblem(DataError):
+    """The file reads as a table but the chosen target column cannot be used: the message, and the
+    header and first rows so the person can choose another column."""
+
+    def __init__(self, message: str, header: list[str], rows: list[list[str]], suggestion: str):
+        super().__init__(message)
+        self.header, self.rows, self.suggestion = header, rows, suggestion
+
+
+def load_table(path, target: str | None = None, *, seed: int = 0) -> TableDataset:
+    """``load_csv``; when the file is a readable table but the target is not usable (one value, 500 values),
+    a ``TargetProblem`` carrying the columns (the Data tab then lets the person pick another target)."""
+    try:
+        return load_csv(path, target, seed=seed)
+    except DataError as exc:
+        try:
+            header, rows, _ = read_csv(path)
+        except DataError:
+            raise exc from None
+        raise TargetProblem(str(exc), header, rows[:PREVIEW_ROWS], suggest_target(header, rows)) from None

@@ -193,6 +193,21 @@ class Worker(QObject):
         self.finished.emit(result, error)
 
 
+def live_loop_worker(loop, name: str, parent: QObject | None = None) -> Worker:
+    """A started ``Worker`` running a live loop (``vision.live.LiveSession``, ``vision.classify.ClassifyLive``):
+    ``ready``/``take()`` give the newest result only (older ones are replaced, never queued: the newest frame
+    wins); ``value`` carries every state change as ("status", state, text). A loop reporting several values
+    per frame (``on_result(res, stats)``) gives them as one tuple."""
+    def run(ctx):
+        loop.on_result = lambda *result: ctx.emit(result if len(result) > 1 else result[0])
+        loop.on_status = lambda state, text: ctx.send(("status", state, text))
+        return loop.run()
+
+    worker = Worker(run, name=name, latest_only=True, parent=parent)
+    worker.start()
+    return worker
+
+
 class Jobs(QObject):
     """Short background jobs of one tab (load a model, predict, export, sample), each in a ``Worker``.
 

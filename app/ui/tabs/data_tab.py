@@ -39,7 +39,8 @@ from app.ui.tabs.dataset_maker.link import DatasetMakerLink
 from app.ui.widgets.data_class_chart import ClassCountChart
 from app.ui.widgets.data_thumbnails import ThumbnailGrid
 from app.ui.widgets.messages import MessageArea
-from app.ui.widgets.table_preview import CSV_FILTER, TablePreview, TargetProblem, load_table, table_messages
+from app.data.table import TargetProblem, load_table
+from app.ui.widgets.table_preview import CSV_FILTER, TablePreview, table_messages
 from app.ui.workers import Jobs, Worker, describe_error
 
 SAMPLE = "fashion-mnist-sample"

@@ -45,3 +45,22 @@ def qimage_to_rgb(image: QImage) -> np.ndarray:
     w, h = img.width(), img.height()
     buf = np.frombuffer(img.constBits(), np.uint8, count=img.bytesPerLine() * h).reshape(h, img.bytesPerLine())
     return buf[:, : w * 3].reshape(h, w, 3).copy()
+
+
+#: what a person sees when Paste finds no picture on the clipboard
+NO_PICTURE_TO_PASTE = "The clipboard holds no picture: copy one (e.g. in a browser or image viewer), then paste again."
+
+
+def clipboard_pictures() -> tuple[list[str], np.ndarray | None]:
+    """What Paste can use: (local picture files copied in a file manager, []) first, else ([], the copied
+    image as RGB uint8), else ([], None)."""
+    from PySide6.QtGui import QGuiApplication
+
+    clipboard = QGuiApplication.clipboard()
+    data = clipboard.mimeData()
+    files = [u.toLocalFile() for u in data.urls() if u.isLocalFile()] if data is not None and data.hasUrls() else []
+    if files:
+        return files, None
+    image = clipboard.image()
+    return [], (None if image.isNull() else qimage_to_rgb(image))
+

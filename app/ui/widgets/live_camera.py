@@ -16,21 +16,14 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from app.core.errors import UserError
 from app.ui.state import AppState
 from app.ui.widgets.image_view import ImageView
-from app.ui.workers import Worker, describe_error
+from app.ui.workers import Worker, describe_error, live_loop_worker
 from app.vision.classify import ClassifyLive, LiveClassification
 
 
 def classify_worker(live: ClassifyLive, parent=None) -> Worker:
     """A started ``Worker`` running ``live``: ``ready``/``take()`` give the newest result only; ``value``
     carries every state change ("status", state, text)."""
-    def run(ctx):
-        live.on_result = ctx.emit
-        live.on_status = lambda state, text: ctx.send(("status", state, text))
-        return live.run()
-
-    worker = Worker(run, name="visiondesk-live-classify", latest_only=True, parent=parent)
-    worker.start()
-    return worker
+    return live_loop_worker(live, "visiondesk-live-classify", parent)
 
 
 class LiveCamera(QWidget):

@@ -7,8 +7,7 @@ first rows as read. ``show_columns(header, rows, target)`` shows a readable file
 cannot be used, so the person can pick another column. Choosing a column emits ``targetChosen``; the
 Data tab loads the table again with it (off the GUI thread, through ``load_table``).
 
-``load_table`` and ``table_messages`` are the Data tab's small helpers for tables: they only call
-``app.data.table`` and word what it returns.
+``table_messages`` words what ``app.data.table`` returns for the Data tab's message area.
 """
 from __future__ import annotations
 
@@ -19,37 +18,12 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
                                QSizePolicy, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from app.core.errors import DataError
-from app.data.table import PREVIEW_ROWS, TableDataset, load_csv, read_csv, suggest_target
+from app.data.table import PREVIEW_ROWS, TableDataset
 
 CSV_FILTER = "Tables (*.csv *.csv.gz *.tsv *.txt);;All files (*)"
 KIND_TEXT = {"number": "number", "category": "category", "target": "to predict", "dropped": "dropped"}
 KIND_COLOUR = {"number": "#1b3a5c", "category": "#4a2a6b", "target": "#1d4a2a", "dropped": "#8a8a8a"}
 SUMMARY_HEADERS = ("Column", "Kind", "Blank cells", "Values", "What VisionDesk does with it")
-
-
-class TargetProblem(DataError):
-    """The file reads as a table but the chosen target column cannot be used: the message, and the
-    header and first rows so the person can choose another column."""
-
-    def __init__(self, message: str, header: list[str], rows: list[list[str]], suggestion: str):
-        super().__init__(message)
-        self.header, self.rows, self.suggestion = header, rows, suggestion
-
-
-def load_table(path, target: str | None = None, *, seed: int = 0) -> TableDataset:
-    """``load_csv``; when the file is a readable table but the target is not usable (one value, 500 values),
-    a ``TargetProblem`` carrying the columns. Runs in a worker thread."""
-    try:
-        return load_csv(path, target, seed=seed)
-    except TargetProblem:
-        raise
-    except DataError as exc:
-        try:
-            header, rows, _ = read_csv(path)
-        except DataError:
-            raise exc from None
-        raise TargetProblem(str(exc), header, rows[:PREVIEW_ROWS], suggest_target(header, rows)) from None
 
 
 def table_messages(ds: TableDataset) -> list[tuple[str, str]]:

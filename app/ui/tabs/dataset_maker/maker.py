@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QIcon, QImageReader, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QDesktopServices, QIcon, QImageReader, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QGroupBox, QHBoxLayout, QInputDialog, QLabel,
                                QLineEdit, QListWidget, QListWidgetItem, QPushButton, QSpinBox, QSplitter, QVBoxLayout,
                                QWidget)
@@ -22,7 +22,7 @@ from app.core.errors import UserError
 from app.data.userset import UserSet
 from app.ui.state import AppState
 from app.ui.widgets.drop_image import IMAGE_FILTER
-from app.ui.widgets.images import qimage_to_rgb
+from app.ui.widgets.images import NO_PICTURE_TO_PASTE, clipboard_pictures
 from app.ui.widgets.live_camera import LiveCamera
 from app.ui.widgets.messages import MessageArea
 
@@ -394,16 +394,14 @@ class DatasetMaker(QWidget):
         if name is None:
             self.message.show_message("Add a class first, then paste its pictures.", "warn")
             return
-        data = QGuiApplication.clipboard().mimeData()
-        if data is not None and data.hasUrls() and any(u.isLocalFile() for u in data.urls()):
-            self.add_files([u.toLocalFile() for u in data.urls() if u.isLocalFile()])
+        files, picture = clipboard_pictures()
+        if files:
+            self.add_files(files)
             return
-        image = QGuiApplication.clipboard().image()
-        if image.isNull():
-            self.message.show_message("The clipboard holds no picture: copy one (e.g. in a browser or image "
-                                       "viewer), then paste again.", "warn")
+        if picture is None:
+            self.message.show_message(NO_PICTURE_TO_PASTE, "warn")
             return
-        path = self._do(self.set.add_picture, name, qimage_to_rgb(image))
+        path = self._do(self.set.add_picture, name, picture)
         if path is not None:
             self._after_adding(name, [path], [], "from the clipboard")
 

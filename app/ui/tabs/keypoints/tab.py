@@ -25,7 +25,7 @@ from app.ui.tabs.keypoints.source_picker import SourcePicker
 from app.ui.tabs.keypoints.train_panel import TrainPanel
 from app.ui.tabs.keypoints.widgets import FrameView, SpeedBox, bgr_to_qimage
 from app.ui.widgets.messages import MessageArea
-from app.ui.workers import Worker, describe_error
+from app.ui.workers import Worker, describe_error, live_loop_worker
 from app.vision import FaceDetector, keypoint_model_choices
 from app.vision.live import LiveSession
 
@@ -59,14 +59,7 @@ def _stamp() -> str:
 def live_worker(session: LiveSession, parent=None) -> Worker:
     """A started ``Worker`` running ``session``: ``ready``/``take()`` give the newest (result, stats) only
     (older ones are replaced, never queued); ``value`` carries every state change ("status", state, text)."""
-    def run(ctx):
-        session.on_result = lambda res, stats: ctx.emit((res, stats))
-        session.on_status = lambda state, text: ctx.send(("status", state, text))
-        return session.run()
-
-    worker = Worker(run, name="visiondesk-keypoints", latest_only=True, parent=parent)
-    worker.start()
-    return worker
+    return live_loop_worker(session, "visiondesk-keypoints", parent)
 
 
 def unexpected_problem(exc: BaseException, doing: str) -> tuple[str, str]:

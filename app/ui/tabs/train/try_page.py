@@ -144,22 +144,15 @@ class TryItPage(QWidget):
 
     def try_clipboard(self) -> None:
         """Classify the picture on the clipboard (a copied image, or a copied picture file)."""
-        from PySide6.QtGui import QGuiApplication
+        from app.ui.widgets.images import NO_PICTURE_TO_PASTE, clipboard_pictures
 
-        data = QGuiApplication.clipboard().mimeData()
-        files = [u.toLocalFile() for u in data.urls() if u.isLocalFile()] if data is not None and data.hasUrls() else []
+        files, picture = clipboard_pictures()
         if files:
             self.try_file(files[0])
-            return
-        image = QGuiApplication.clipboard().image()
-        if image.isNull():
-            self.message.show_message("The clipboard holds no picture: copy one (e.g. in a browser or image viewer), "
-                                      "then paste again.", "warn")
-            return
-        from app.ui.widgets.images import qimage_to_rgb
-
-        picture = qimage_to_rgb(image)
-        self._predict(lambda clf: (picture, None), "the pasted picture")
+        elif picture is None:
+            self.message.show_message(NO_PICTURE_TO_PASTE, "warn")
+        else:
+            self._predict(lambda clf: (picture, None), "the pasted picture")
 
     def show_live(self) -> None:
         self.live.refresh_sets()
