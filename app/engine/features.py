@@ -32,7 +32,7 @@ from app.data.batches import DeviceLoader
 
 #: bump when the file layout or the meaning of the stored vectors changes (older files are recomputed)
 FORMAT = 2
-VIEWS = ("orig", "hflip")
+SUPPORTED_VIEWS = ("orig", "hflip")          # the views a cache file can hold (transfer.VIEWS: those used)
 MAX_CACHE_BYTES = 2 << 30          # older cache files beyond this are deleted, oldest first
 
 ProgressFn = Optional[Callable[[int, int], None]]
@@ -92,7 +92,7 @@ def extract(backbone: torch.nn.Module, split: ImageSplit, *, mean: Sequence[floa
             progress: Callable[[int], None] | None = None, cancel: CancelFn = None) -> Optional[torch.Tensor]:
     """``backbone(x)`` for every image of ``split`` (normalised with ``mean``/``std``), as (N, D) float32 on
     the CPU; None when ``cancel()`` said stop. ``progress(images_done)`` after every batch."""
-    if view not in VIEWS:
+    if view not in SUPPORTED_VIEWS:
         raise ValueError(f"unknown view {view!r}")
     device = torch.device(device)
     loader = DeviceLoader(split, batch_size, device, mean=mean, std=std, shuffle=False, drop_last=False)
@@ -184,7 +184,7 @@ def _trim(folder: Path, keep: Path) -> None:
 
 
 def cached_features(ds: ImageDataset, backbone: torch.nn.Module, *, backbone_key: str, input_size: int,
-                    mean: Sequence[float], std: Sequence[float], views: Sequence[str] = VIEWS,
+                    mean: Sequence[float], std: Sequence[float], views: Sequence[str] = SUPPORTED_VIEWS,
                     device: torch.device | str = "cpu", batch_size: int = 64,
                     progress: ProgressFn = None, cancel: CancelFn = None, use_cache: bool = True) -> FeatureSet:
     """The features of ``ds`` for each view: read from the cache, else computed (and saved).

@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -388,6 +388,7 @@ class RunInfo:
     started: str
     has_best: bool
     has_last: bool
+    config: dict = field(default_factory=dict, repr=False)      # config.json as read
 
 
 def list_runs(root: str | Path | None = None) -> list[RunInfo]:
@@ -411,7 +412,7 @@ def list_runs(root: str | Path | None = None) -> list[RunInfo]:
         out.append(RunInfo(path=d, name=d.name, task=str(cfg.get("task", "classify")), data=data_display_name(cfg),
                            model=str(cfg.get("model", "?")), epochs_done=len(rows), epochs=max(int(cfg.get("epochs", 0) or 0), len(rows)),
                            best=best or (rows[-1] if rows else {}), started=d.name[:19],
-                           has_best=(d / "best.pt").is_file(), has_last=(d / "last.pt").is_file()))
+                           has_best=(d / "best.pt").is_file(), has_last=(d / "last.pt").is_file(), config=cfg))
     return out
 
 
@@ -540,9 +541,9 @@ def runs_trained_on(folder: str | Path, root: str | Path | None = None) -> list[
     deleting one of its classes means those models need training again."""
     want = Path(folder).expanduser().resolve()
     out = []
-    for info in list_runs(root):
+    for info in list_runs(root):           # config.json is read once, by list_runs
+        cfg = info.config
         try:
-            cfg = json.loads((info.path / "config.json").read_text(encoding="utf-8"))
             same = cfg.get("data") == "folder" and cfg.get("data_root") and \
                 Path(str(cfg["data_root"])).expanduser().resolve() == want
         except (OSError, ValueError, TypeError):

@@ -85,7 +85,7 @@ class TransferTask(ClassificationTask):
             trainer.log(f"Batch size {batch_size} instead of {self.batch_size} for the last layer: with "
                         f"{samples} training samples an epoch still has {MIN_STEPS} steps or more")
         self.loader = FeatureLoader(train, ds.train.labels[: train.shape[1]], batch_size, device, drop_last=True)
-        # the test score: the mean of the original and the mirrored picture's features
+        # the test score: the mean over the views' features (one view: the picture's own features)
         self.test_features = test.mean(0).to(device)
         self.test_labels = ds.test.labels[: test.shape[1]].to(device)
         self._finish_setup()
