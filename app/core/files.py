@@ -41,7 +41,7 @@ def output_path(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] 
     except FileNotFoundError:
         st = None
     except OSError as exc:
-        raise OutputError(f"Cannot write {what} {given}: {_reason(exc)}.") from None
+        raise OutputError(f"Cannot write {what} {given}: {os_reason(exc)}.") from None
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
             raise OutputError(f"{given} is a folder; give {what} a file name (e.g. {given / 'out'}).")
@@ -96,7 +96,8 @@ def file_mode(path: str | os.PathLike) -> int:
         return 0o666 & ~_umask()
 
 
-def _reason(exc: OSError) -> str:
+def os_reason(exc: OSError) -> str:
+    """Why an operating-system call failed, in a few plain words ("permission denied", ...)."""
     if exc.errno in (errno.EACCES, errno.EPERM):
         return "permission denied"
     if exc.errno == errno.EROFS:
@@ -104,6 +105,11 @@ def _reason(exc: OSError) -> str:
     if exc.errno == errno.ENOTDIR:
         return "a part of the path is a file, not a folder"
     return (exc.strerror or str(exc) or type(exc).__name__).lower()
+
+
+def inside(path: str, root: str) -> bool:
+    """True when the path text ``path`` is ``root`` or lies under it (both absolute, same spelling)."""
+    return path == root or path.startswith(os.path.join(root, ""))
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, inputs: Iterable[str | os.PathLike] = ()) -> None:
@@ -118,7 +124,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, inputs: Iterable
         if exc.errno == errno.ENOSPC:
             raise DiskFullError(f"The disk is full: could not save {path.name} in {path.parent}. Free some space "
                                 f"and try again.") from exc
-        raise OutputError(f"Cannot write {path}: {_reason(exc)}. Choose another folder.") from None
+        raise OutputError(f"Cannot write {path}: {os_reason(exc)}. Choose another folder.") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -133,7 +139,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, inputs: Iterable
                 f"The disk is full: could not save {path.name} in {path.parent}. The previous file is "
                 f"unchanged. Free some space and resume the run."
             ) from exc
-        raise OutputError(f"Cannot write {path}: {_reason(exc)}. The previous file is unchanged.") from None
+        raise OutputError(f"Cannot write {path}: {os_reason(exc)}. The previous file is unchanged.") from None
     except BaseException:
         _remove_quietly(tmp)
         raise

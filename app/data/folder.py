@@ -23,6 +23,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.core.errors import DataError
+from app.core.files import inside
 
 from .base import ImageDataset, ImageSplit
 from .common import CancelFn, Progress, ProgressFn, channel_stats, parse_size
@@ -101,10 +102,6 @@ def _subdirs(path: Path) -> list[Path]:
 NOT_A_FILE = -2     # an entry's size when it is a pipe, device or socket (never opened)
 
 
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(os.path.join(root, ""))
-
-
 def _files(class_dir: Path, root: Path | None = None,
            notes: list[str] | None = None) -> list[tuple[str, int, int]]:
     """Every non-hidden file under ``class_dir`` (recursive, sorted by name) with its size and mtime.
@@ -143,7 +140,7 @@ def _files(class_dir: Path, root: Path | None = None,
                     if d.is_symlink() and real_root is not None:
                         target = os.path.realpath(d.path)
                         shown = _display(os.path.relpath(d.path, str(root)))
-                        if _inside(target, real_root):
+                        if inside(target, real_root):
                             if notes is not None:
                                 notes.append(f"Did not follow the link {shown}: it points inside the data folder "
                                              f"({_display(os.path.relpath(target, real_root)) or '.'}), whose "
@@ -190,7 +187,7 @@ def _scan(root: Path):
             return False
         target = os.path.realpath(d)
         shown = _display(os.path.relpath(d, root))
-        if _inside(target, real_root):
+        if inside(target, real_root):
             notes.append(f"Did not follow the link {shown}: it points inside the data folder "
                          f"({_display(os.path.relpath(target, real_root)) or '.'}), whose images would be counted twice.")
             return True

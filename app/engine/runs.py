@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.errors import UserError
-from app.core.files import atomic_write_text
+from app.core.files import atomic_write_text, inside, os_reason
 
 
 def app_home() -> Path:
@@ -55,21 +55,11 @@ def new_run_dir(data: str, model: str, root: str | Path | None = None, task: str
             n += 1
             path = base.with_name(f"{base.name}-{n}")
         except OSError as exc:
-            raise UserError(f"Cannot create a run folder in {root}: {_reason(exc)}.") from None
+            raise UserError(f"Cannot create a run folder in {root}: {os_reason(exc)}.") from None
 
 
 #: files a run writes that a new run replacing an old one (``overwrite``) removes first; run.log is kept
 RUN_OUTPUTS = ("last.pt", "best.pt", "curves.png", "confusion.png", "samples/epoch_*.png", "samples/score_*.json")
-
-
-def _reason(exc: OSError) -> str:
-    from app.core.files import _reason as reason
-
-    return reason(exc)
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(os.path.join(root, ""))
 
 
 def _make_folder(path: Path, what: str) -> None:
@@ -78,10 +68,10 @@ def _make_folder(path: Path, what: str) -> None:
     except OSError as exc:
         hint = ""
         home = os.environ.get("VISIONDESK_HOME", "").strip()
-        if home and not Path(home).expanduser().is_dir() and _inside(os.path.abspath(path),
+        if home and not Path(home).expanduser().is_dir() and inside(os.path.abspath(path),
                                                                      os.path.abspath(Path(home).expanduser())):
             hint = f" (VISIONDESK_HOME is set to {home}, which is not a folder)"
-        raise UserError(f"Cannot create {what} {path}: {_reason(exc)}{hint}.") from None
+        raise UserError(f"Cannot create {what} {path}: {os_reason(exc)}{hint}.") from None
     if not path.is_dir():
         raise UserError(f"Cannot use {what} {path}: it is not a folder.")
     if not os.access(path, os.W_OK | os.X_OK):
@@ -167,7 +157,7 @@ class RunFolder:
         try:
             self._handler = logging.FileHandler(self.path / "run.log", encoding="utf-8")
         except OSError as exc:
-            raise UserError(f"Cannot write the run's log in {self.path}: {_reason(exc)}.") from None
+            raise UserError(f"Cannot write the run's log in {self.path}: {os_reason(exc)}.") from None
         self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         self.logger.addHandler(self._handler)
 
@@ -191,7 +181,7 @@ class RunFolder:
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise RunInUse(f"{self.path} is in use: another VisionDesk training is writing to it. Wait for it "
                                f"to finish (or stop it), or choose another run folder.") from None
-            raise UserError(f"Cannot lock the run folder {self.path}: {_reason(exc)}.") from None
+            raise UserError(f"Cannot lock the run folder {self.path}: {os_reason(exc)}.") from None
         self._lock_fd = fd
 
     def unlock(self) -> None:
