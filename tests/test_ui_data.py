@@ -207,7 +207,7 @@ def test_cancel_stops_loading_and_keeps_the_previous_data_set(make_tab, qtbot, m
     before = tab.state.dataset
     real = data_tab_module.load_dataset
 
-    def slow_load(name, root=None, *, size=None, download=False, progress=None, cancel=None):
+    def slow_load(name, root=None, *, size=None, download=False, progress=None, cancel=None, fallback_size=None):
         if name != "folder":
             return real(name, root, size=size, download=download, progress=progress, cancel=cancel)
         for i in range(1000):                       # a big folder, read image by image
@@ -265,3 +265,33 @@ def test_choices_are_restored_and_a_failing_last_choice_falls_back_to_the_sample
     assert tab2.current_source() == "fashion-mnist-sample"
     assert levels(tab2)[0] == "warn"
     assert "could not be loaded" in tab2.messages.text and "Folder not found" in tab2.messages.text
+
+
+def test_photos_of_mixed_sizes_are_decoded_at_the_suggested_models_size_in_the_app_and_the_engine(
+        make_tab, qtbot, tmp_path):
+    """A person's own photos come in many sizes: they are decoded at the side that suits the suggested
+    pretrained model (192 px), not shrunk to 64 px first, and a run started from that config (command
+    line, continue, reopen) loads them at the same size."""
+    from app.engine.build import load_data_for
+    from app.engine.config import TrainConfig
+    from app.models.registry import default_classifier
+    from app.models.suggest import own_pictures_side
+
+    assert default_classifier("folder") == "efficientnet-lite0"    # the shipped weights are installed
+    root = tmp_path / "photos"
+    for cls, sizes in (("cat", [(300, 200), (180, 240), (500, 375)]), ("dog", [(320, 240), (200, 300), (640, 480)])):
+        (root / cls).mkdir(parents=True)
+        for i, wh in enumerate(sizes):
+            rng = np.random.default_rng(i)
+            Image.fromarray(rng.integers(0, 255, (wh[1], wh[0], 3), dtype=np.uint8)).save(root / cls / f"p{i}.jpg")
+    tab = make_tab()
+    wait_idle(qtbot, tab)
+    tab._set_source("folder")
+    tab.path_edit.setText(str(root))
+    tab.load_button.click()
+    wait_idle(qtbot, tab)
+    ds = tab.state.dataset
+    assert ds.name == "folder" and ds.size == (192, 192) == (own_pictures_side(),) * 2
+    assert "192x192" in tab.messages.text
+    cfg = TrainConfig(task="classify", data="folder", data_root=str(root), model="efficientnet-lite0")
+    assert load_data_for(cfg).size == ds.size

@@ -55,14 +55,16 @@ def canonical_name(name: str) -> str:
 
 def load_dataset(name: str, root=None, *, size=None, download: bool = False,
                  progress: ProgressFn = None, cancel: CancelFn = None, test_fraction: float = 0.2,
-                 seed: int = 0, channels: Optional[int] = None, target: Optional[str] = None):
+                 seed: int = 0, channels: Optional[int] = None, target: Optional[str] = None,
+                 fallback_size=None):
     """Load a data set by name.
 
     * ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``: from ``root`` (default ``default_data_root()``),
       downloaded by torchvision when ``download`` is True.
     * ``"fashion-mnist-sample"``: the sample shipped in ``resources/`` (``root`` is ignored).
     * ``"folder"``: ``root`` is the image folder (one sub-folder per class); ``size``, ``channels``,
-      ``test_fraction`` and ``seed`` apply.
+      ``test_fraction`` and ``seed`` apply; ``fallback_size`` is the size pictures of mixed (or large)
+      sizes get when ``size`` is None (see ``load_folder``).
 
     * ``"csv"``: ``root`` is the CSV file; ``target`` names the column to predict (None: the suggested
       one); ``test_fraction`` and ``seed`` apply. Returns a ``TableDataset`` (see ``app.data.table``).
@@ -79,7 +81,7 @@ def load_dataset(name: str, root=None, *, size=None, download: bool = False,
         if root is None:
             raise DataError("Choose a folder of images first (one sub-folder per class).")
         return load_folder(root, size=size, channels=channels, test_fraction=test_fraction,
-                           seed=seed, progress=progress, cancel=cancel)
+                           seed=seed, progress=progress, cancel=cancel, fallback_size=fallback_size)
     new_size = parse_size(size)
     if channels not in (None, 1, 3):
         raise DataError(f"Channels must be 1 (grey) or 3 (colour), not {channels!r}.")

@@ -37,7 +37,9 @@ _SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", ".ds_store"})
 _SYSTEM_DIRS = frozenset({"__macosx", "@eadir"})
 
 MAX_PIXELS = 64_000_000          # larger images are skipped (decompression-bomb guard)
-MAX_DEFAULT_SIDE = 256           # same-size images larger than this are resized to FALLBACK_SIZE
+MAX_DEFAULT_SIDE = 256           # same-size images larger than this are resized to the fallback size
+#: the size mixed-size (or large) pictures get when the caller names none; the app passes the side that
+#: suits the model it suggests (``app.models.suggest``: 192 px for the pretrained EfficientNet-Lite0)
 FALLBACK_SIZE = (64, 64)
 MAX_BYTES = 6 << 30              # refuse to build a data set that would not fit in memory
 CACHE_ENTRIES = 2
@@ -365,12 +367,14 @@ class _SizeChooser:
 
     With a size given, that size. Otherwise the first image's own size, as long as every image has
     it (and it is at most MAX_DEFAULT_SIDE); at the first image of another size it switches to
-    FALLBACK_SIZE, and the images decoded so far (all still at their own size) are resized in memory.
+    ``fallback`` (FALLBACK_SIZE unless given), and the images decoded so far (all still at their own size)
+    are resized in memory.
     """
 
-    def __init__(self, size: Optional[tuple[int, int]]) -> None:
+    def __init__(self, size: Optional[tuple[int, int]], fallback: tuple[int, int] = FALLBACK_SIZE) -> None:
         self.fixed = size is not None
         self.size = size
+        self.fallback = tuple(fallback)
         self.switched = False
         self.reason = ""
 
@@ -384,7 +388,7 @@ class _SizeChooser:
             return self.size
         if self._usable(hw) and self.size in (None, hw):
             return hw
-        return FALLBACK_SIZE
+        return self.fallback
 
     def commit(self, hw: tuple[int, int]) -> None:
         """An image of size ``hw`` was decoded: adopt its size, or switch to the fallback."""
@@ -396,7 +400,7 @@ class _SizeChooser:
         self.reason = ("some images are larger than {} pixels".format(MAX_DEFAULT_SIDE)
                        if not self._usable(hw) else "the images have different sizes")
         self.switched = True
-        self.size = FALLBACK_SIZE
+        self.size = self.fallback
 
 
 #: peak memory of a load over the bytes of the decoded images: the decode buffer, the (N, C, H, W) copy,
@@ -418,9 +422,10 @@ def _alloc(n: int, size: tuple[int, int], channels: int) -> np.ndarray:
 
 
 def _read_all(entries: list[_Entry], size: Optional[tuple[int, int]], channels: Optional[int],
-              steps: Progress, skipped: list[str], notes: list[str]) -> tuple[torch.Tensor, list[_Entry]]:
+              steps: Progress, skipped: list[str], notes: list[str],
+              fallback: tuple[int, int] = FALLBACK_SIZE) -> tuple[torch.Tensor, list[_Entry]]:
     """Decode every entry in one pass; returns (uint8 images (N, C, H, W), the entries kept)."""
-    chooser = _SizeChooser(size)
+    chooser = _SizeChooser(size, fallback)
     decode_channels = channels or 3      # unknown: decode as RGB, keep one channel if all are grey
     out: Optional[np.ndarray] = None
     kept: list[_Entry] = []
@@ -461,7 +466,7 @@ def _read_all(entries: list[_Entry], size: Optional[tuple[int, int]], channels: 
 
 def _build(root: Path, entries: list[_Entry], classes: list[str], split_layout: bool,
            size: Optional[tuple[int, int]], channels: Optional[int],
-           steps: Progress) -> _Decoded:
+           steps: Progress, fallback: tuple[int, int] = FALLBACK_SIZE) -> _Decoded:
     skipped: list[str] = []
     notes: list[str] = []
     candidates = []
@@ -480,7 +485,7 @@ def _build(root: Path, entries: list[_Entry], classes: list[str], split_layout: 
 
     steps.total = max(len(candidates), 1)
     steps(0, force=True)
-    images, kept = _read_all(candidates, size, channels, steps, skipped, notes)
+    images, kept = _read_all(candidates, size, channels, steps, skipped, notes, fallback)
     steps(steps.total, force=True)
     if not entries:
         raise DataError(f"The class sub-folders in {root} ({', '.join(_display(c) for c in classes)}) "
@@ -610,16 +615,18 @@ def check_level(root: Path) -> None:
 
 
 def load_folder(path, *, size=None, channels: Optional[int] = None, test_fraction: float = 0.2,
-                seed: int = 0, progress: ProgressFn = None, cancel: CancelFn = None) -> ImageDataset:
+                seed: int = 0, progress: ProgressFn = None, cancel: CancelFn = None,
+                fallback_size=None) -> ImageDataset:
     """Load an image folder with one sub-folder per class (see the module doc).
 
-    ``size``: None (the images' own size when they all share one, else 64x64), an int or
-    (height, width). ``channels``: None (1 when every image is grey, else 3), 1 or 3.
+    ``size``: None (the images' own size when they all share one and are at most MAX_DEFAULT_SIDE, else
+    ``fallback_size``: an int or (height, width), default FALLBACK_SIZE), an int or (height, width). ``channels``: None (1 when every image is grey, else 3), 1 or 3.
     ``progress(done, total)`` is called at most about 20 times a second; ``cancel()`` returning
     True stops with ``Cancelled``. Raises ``DataError`` with a plain-language message when the
     folder cannot be used.
     """
     size = parse_size(size)
+    fallback = parse_size(fallback_size) or FALLBACK_SIZE
     if channels not in (None, 1, 3):
         raise DataError(f"Channels must be 1 (grey) or 3 (colour), not {channels!r}.")
     if not 0.0 <= float(test_fraction) < 1.0:
@@ -636,13 +643,13 @@ def load_folder(path, *, size=None, channels: Optional[int] = None, test_fractio
 
     steps = Progress(1, progress, cancel)
     entries, classes, digest, split_layout, scan_notes = _scan(root)
-    key = (str(root), digest, size, channels)
+    key = (str(root), digest, size, channels, fallback)
     with _cache_lock:
         decoded = _cache.get(key)
         if decoded is not None:
             _cache.move_to_end(key)
     if decoded is None:
-        decoded = _build(root, entries, classes, split_layout, size, channels, steps)
+        decoded = _build(root, entries, classes, split_layout, size, channels, steps, fallback)
         with _cache_lock:
             _cache[key] = decoded
             _cache.move_to_end(key)

@@ -25,9 +25,10 @@ def register_task(name: str):
 
 def load_data_for(cfg: TrainConfig, progress=None, cancel=None):
     from app.data import load_dataset
+    from app.models.suggest import own_pictures_side
 
     return load_dataset(cfg.data, cfg.data_root, size=cfg.image_size, progress=progress, cancel=cancel,
-                        seed=cfg.seed, target=(cfg.extra or {}).get("target"))
+                        seed=cfg.seed, target=(cfg.extra or {}).get("target"), fallback_size=own_pictures_side())
 
 
 @register_task("classify")

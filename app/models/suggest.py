@@ -18,3 +18,10 @@ def model_for_own_pictures() -> tuple[str, dict, int]:
 
     name = default_classifier("folder")
     return name, {}, SIDES.get(name, FROM_SCRATCH_SIDE)
+
+
+def own_pictures_side() -> int:
+    """The square side pictures of mixed (or large) sizes are decoded at when the person keeps "original
+    size": the side that suits the suggested model, the same in the app and the command line so a run
+    reopened or continued sees the pictures it was trained on."""
+    return model_for_own_pictures()[2]

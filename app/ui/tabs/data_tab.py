@@ -34,6 +34,7 @@ from app.data.folder import WrongLevel
 from app.data.table import TableDataset
 from app.core.errors import OfflineError, UserError
 from app.core.paths import default_data_root
+from app.models.suggest import own_pictures_side
 from app.ui.state import AppState
 from app.ui.tabs.dataset_maker.link import DatasetMakerLink
 from app.ui.widgets.data_class_chart import ClassCountChart
@@ -141,8 +142,10 @@ class DataTab(DatasetMakerLink, QWidget):
         self.size_combo = QComboBox()
         for size in SIZES:
             self.size_combo.addItem("Keep original size" if size is None else f"{size} × {size} pixels", size)
+        side = own_pictures_side()
         self.size_combo.setToolTip("Every image is resized (keeping its centre) to this size. 'Keep original "
-                                   "size' uses the images' own size when they all share one, else 64 × 64.")
+                                   "size' uses the images' own size when they all share one (up to 256 pixels), "
+                                   f"else {side} × {side}, the size the suggested model works best at.")
         self.size_combo.currentIndexChanged.connect(self._on_size_changed)
         path_row.addWidget(self.size_combo)
         path_row.addSpacing(8)
@@ -438,7 +441,7 @@ class DataTab(DatasetMakerLink, QWidget):
             if spec["data"] == TABLE:
                 return load_table(spec["data_root"], spec.get("target"))
             return load_dataset(spec["data"], spec["data_root"], size=spec["image_size"], download=download,
-                                progress=report, cancel=cancelled)
+                                progress=report, cancel=cancelled, fallback_size=own_pictures_side())
 
         self._job_spec, self._job_download = dict(spec), download
         what = f"{'Downloading' if download else 'Loading'} {self._title(spec)}"
