@@ -146,3 +146,27 @@ def test_an_unwritable_feature_cache_is_a_warning_in_the_tab_and_the_run_still_t
         assert (_isolated_home / "cache" / "features").read_text().startswith("a file where")   # left as it was
     finally:
         tab.shutdown()
+
+
+@needs_weights
+def test_augment_is_greyed_out_while_the_pretrained_model_trains_on_saved_features(qtbot, state, tmp_path):
+    """The quick path trains on features of the original pictures: the Augment box cannot promise
+    shifted and flipped pictures there; adapting the last blocks (which does use them) turns it back on."""
+    models, train = ModelTab(state), TrainTab(state)
+    for w in (models, train):
+        qtbot.addWidget(w)
+    try:
+        assert train.settings_page.augment.isEnabled()                     # cnn4 on a lesson data set
+        state.set_dataset(_folder(), {"data": "folder", "data_root": str(tmp_path / "pets")})
+        assert state.model_name == "efficientnet-lite0"
+        page = train.settings_page
+        assert not page.augment.isEnabled() and "not used" in page.augment.toolTip().lower()
+        assert "'Augment' is not used" in page.summary.text()
+        models._option_widgets["adapt_last_blocks"].setValue(1)            # the person's choice in the Model tab
+        assert state.model_options.get("adapt_last_blocks") == 1
+        assert page.augment.isEnabled() and "not used" not in page.summary.text()
+        models.model_list.setCurrentItem(models.model_list._items["cnn4"])
+        assert page.augment.isEnabled()
+    finally:
+        models.shutdown()
+        train.shutdown()

@@ -305,9 +305,15 @@ def _register() -> None:
         # cached features make sense only for a backbone that never changes: pretrained, frozen, no tail
         model.feature_cache_key = (f"efficientnet-lite0/{WEIGHTS_SHA256[:16]}/c{in_channels}/in{image_size[0]}x"
                                    f"{image_size[1]}/v{FEATURE_VERSION}/taps{','.join(map(str, body.taps))}"
-                                   if model.backbone_frozen and not adapt_last_blocks else None)
+                                   if caches_features(pretrained, freeze_backbone, adapt_last_blocks) else None)
         model.input_size = input_size
         return model
+
+
+def caches_features(pretrained: bool, freeze_backbone: bool, adapt_last_blocks: int) -> bool:
+    """True when the model trains only its last layer on features computed once (cached): a pretrained,
+    frozen backbone with no blocks adapted. Such a run sees the original pictures only (no augmentation)."""
+    return bool(pretrained and freeze_backbone and not adapt_last_blocks)
 
 
 def _tail_modules(body: LiteBody, stages: int) -> list[nn.Module]:

@@ -257,6 +257,21 @@ def default_classifier(data: str = "folder") -> str:
     return CLASSIC_DEFAULT
 
 
+def uses_cached_features(name: str, options: dict[str, Any] | None) -> bool:
+    """True when model ``name`` with ``options`` trains only its last layer on image features computed
+    once (the pretrained EfficientNet-Lite0 with a frozen backbone): its runs do not use augmentation."""
+    if name != "efficientnet-lite0" or name not in _REGISTRY:
+        return False
+    from app.models.efficientnet import caches_features
+
+    opts = {**_REGISTRY[name].options, **(options or {})}
+    try:
+        return caches_features(*(_coerce_option(name, k, opts[k], _REGISTRY[name].options[k])
+                                 for k in ("pretrained", "freeze_backbone", "adapt_last_blocks")))
+    except (ModelError, TypeError, ValueError):       # an option the build will refuse in plain words
+        return False
+
+
 def input_normalization(name: str, options: dict[str, Any] | None, channels: int
                         ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
     """(mean, std) per channel on the 0..1 scale that model ``name`` built with ``options`` expects, or

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 from app.core.errors import UserError
 from app.engine.config import TrainConfig
 from app.engine.devices import cuda_available
+from app.models.registry import uses_cached_features
 from app.ui.state import AppState
 from app.ui.widgets.messages import MessageArea
 
@@ -128,7 +129,7 @@ class SettingsPage(QWidget):
             self.schedule.setItemData(self.schedule.count() - 1, SCHEDULE_TIPS[key], Qt.ItemDataRole.ToolTipRole)
         self.schedule.setToolTip("How the learning rate changes during training.")
         self.augment = QCheckBox("shift and flip images")
-        self.augment.setToolTip("Small random changes to the training images so the model generalises better.")
+        self.augment.setToolTip(AUGMENT_TIP)
         self.device = QComboBox()
         for key, name in DEVICE_NAMES.items():
             self.device.addItem(name, key)
@@ -309,8 +310,20 @@ class SettingsPage(QWidget):
                     f"images, {ds.size[0]}×{ds.size[1]} {kind}, {ds.num_classes} classes")
         opts = ", ".join(f"{k}={v}" for k, v in sorted((self.state.model_options or {}).items()))
         model = f"<b>{self.state.model_name}</b>" + (f" ({opts})" if opts else "")
-        self.summary.setText(f"Data: {data}<br>Model: {model}<br><span style='color:#777'>Change them in the Data "
-                             f"and Model tabs.</span>")
+        cached = uses_cached_features(self.state.model_name, self.state.model_options)
+        self.augment.setEnabled(not cached)
+        self.augment.setToolTip(AUGMENT_CACHED_TIP if cached else AUGMENT_TIP)
+        note = ("<br>Quick training: the last layer learns from features of the original pictures, computed once, "
+                "so 'Augment' is not used." if cached else "")
+        self.summary.setText(f"Data: {data}<br>Model: {model}{note}<br><span style='color:#777'>Change them in the "
+                             f"Data and Model tabs.</span>")
+
+
+AUGMENT_TIP = "Small random changes to the training images so the model generalises better."
+AUGMENT_CACHED_TIP = ("Not used by this model: the pretrained network computes the features of each original "
+                      "picture once and only the last layer learns from them, which takes seconds. To train on "
+                      "shifted and flipped pictures too, choose 'Also adapt the last blocks' in the Model tab "
+                      "(slower).")
 
 
 def _same(a, b) -> bool:
