@@ -239,9 +239,22 @@ def test_model_picker_says_what_the_error_figure_means(qtbot, tmp_path, monkeypa
     state = AppState(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     t = K.KeypointsTab(state, probe_cameras=False)
     qtbot.addWidget(t)
-    assert t.model_combo.currentText() == "kp-resnet18 (shipped): average error 4.2% of eye distance"
+    assert t.model_combo.currentText() == "kp-resnet18 (shipped): average error 4.2% of eye distance on its test faces"
     tip = t.model_combo.itemData(0, Qt.ItemDataRole.ToolTipRole)
-    assert "eye" in tip and "NME" in tip and "lower is better" in tip.lower()
+    assert "eye" in tip and "NME" in tip and "lower is better" in tip.lower() and "flatters" in tip
+    t.shutdown()
+
+    # a model scored on people it never saw says so, and comes first even with a higher figure: the person
+    # in front of the camera is new to every model
+    (wdir / "kp-lite0.pt").write_bytes(b"y")
+    register_weight("kp-lite0", wdir / "kp-lite0.pt", task="keypoints", model="kp-lite0", test_nme=0.047,
+                    new_people_nme=0.0493)
+    t = K.KeypointsTab(state, probe_cameras=False)
+    qtbot.addWidget(t)
+    assert t.model_combo.currentText() == "kp-lite0 (shipped): average error 4.9% of eye distance on new faces"
+    assert t.model_combo.itemData(0) == "kp-lite0" and t.model_combo.itemData(1) == "kp-resnet18"
+    tip = t.model_combo.itemData(0, Qt.ItemDataRole.ToolTipRole)
+    assert "never saw: 4.9%" in tip and "test faces: 4.7%" in tip
 
     panel = t.train_panel
     panel.session._dispatch_run([EpochEnd(epoch=2, epochs=5, metrics={"test_nme": 0.0512}, is_best=True)])

@@ -41,6 +41,12 @@ class ModelChoice:
     kind: str           # "shipped" or "run"
     nme: float | None   # test NME (fraction) when known
     ms: float | None = None   # measured milliseconds per face on this computer (app.vision.speed), if timed
+    new_nme: float | None = None   # NME on people the model never saw (shipped weights that record it)
+
+    @property
+    def rank_nme(self) -> float | None:
+        """The error figure the model is compared by: on new people when known, else on its test faces."""
+        return self.new_nme if self.new_nme is not None else self.nme
 
 
 def _nme_of(entry: dict) -> float | None:
@@ -55,11 +61,18 @@ def _nme_of(entry: dict) -> float | None:
     return None
 
 
+def _new_people_nme(entry: dict) -> float | None:
+    """The NME recorded on people the weights never saw (``new_people_nme``), as a fraction, or None."""
+    v = entry.get("new_people_nme")
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 else None
+
+
 def shipped_keypoint_models() -> list[ModelChoice]:
-    """Shipped keypoint weights from weights/manifest.json, best (lowest test NME) first, with their time
-    per face on this computer when it was measured (``app.vision.speed``)."""
+    """Shipped keypoint weights from weights/manifest.json, most accurate first (``speed.accuracy_rank``:
+    a figure on new people before one on test faces of people the model trained on), with their time per
+    face on this computer when it was measured (``app.vision.speed``)."""
     from app.core.weights import list_weights
-    from app.vision.speed import saved_timings
+    from app.vision.speed import accuracy_rank, saved_timings
 
     try:
         entries = list_weights(KEYPOINT_TASK)
@@ -68,10 +81,13 @@ def shipped_keypoint_models() -> list[ModelChoice]:
     timings = saved_timings()
     out = []
     for name, e in entries.items():
-        nme, ms = _nme_of(e), timings.get(name)
-        label = f"{name} (shipped" + (f"): {error_words(nme)}" if nme is not None else ")")
-        out.append(ModelChoice(name, label, "shipped", nme, ms))
-    out.sort(key=lambda c: (c.nme is None, c.nme if c.nme is not None else 0.0, c.key))
+        nme, new, ms = _nme_of(e), _new_people_nme(e), timings.get(name)
+        if new is not None:
+            label = f"{name} (shipped): {error_words(new)} on new faces"
+        else:
+            label = f"{name} (shipped" + (f"): {error_words(nme)} on its test faces" if nme is not None else ")")
+        out.append(ModelChoice(name, label, "shipped", nme, ms, new))
+    out.sort(key=lambda c: (*accuracy_rank(c.rank_nme, c.new_nme is not None), c.key))
     return out
 
 
@@ -114,7 +130,8 @@ def live_default(choices: list[ModelChoice]) -> str | None:
     the most accurate one quick enough here); None when none is shipped."""
     from app.vision.speed import Timed, choose_live_model
 
-    return choose_live_model(Timed(c.key, c.nme, c.ms) for c in choices if c.kind == "shipped")
+    return choose_live_model(Timed(c.key, c.rank_nme, c.ms, c.new_nme is not None)
+                             for c in choices if c.kind == "shipped")
 
 
 def resolve_model(name: str | None) -> str:

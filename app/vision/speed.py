@@ -33,21 +33,29 @@ class Timed:
     """A model's accuracy and its measured time per face here."""
 
     key: str
-    nme: Optional[float]       # test NME as a fraction (lower is better); None when unknown
+    nme: Optional[float]       # NME as a fraction (lower is better); None when unknown
     ms: Optional[float]        # milliseconds per face on this computer; None when not timed
+    new_faces: bool = False    # ``nme`` was measured on people the model never saw (else on its test faces)
+
+
+def accuracy_rank(nme: Optional[float], new_faces: bool) -> tuple:
+    """Sort key, most accurate first: a figure measured on people the model never saw (what the live view
+    meets: the person in front of the camera is new to it) before a figure on test faces of people it
+    trained on, which flatters it; lower error first; no figure last."""
+    return (nme is None, not new_faces, nme if nme is not None else 0.0)
 
 
 def choose_live_model(models: Iterable[Timed], budget_ms: float = MODEL_BUDGET_MS) -> Optional[str]:
     """The key of the model the live view should open with (see the module notes); None for no models.
 
-    Untimed models count as fitting (nothing says they are slow); models without an error figure come
-    after those with one."""
+    Untimed models count as fitting (nothing says they are slow); models are compared by
+    ``accuracy_rank``."""
     models = list(models)
     if not models:
         return None
     fits = [m for m in models if m.ms is None or m.ms <= budget_ms]
     if fits:
-        return min(fits, key=lambda m: (m.nme is None, m.nme if m.nme is not None else 0.0, m.ms or 0.0)).key
+        return min(fits, key=lambda m: (*accuracy_rank(m.nme, m.new_faces), m.ms or 0.0)).key
     return min(models, key=lambda m: m.ms).key
 
 

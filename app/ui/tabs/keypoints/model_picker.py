@@ -86,7 +86,13 @@ class ModelPicker(QGroupBox):
         self.combo.clear()
         for c in choices:
             self.combo.addItem(c.label, c.key)
-            tip = f"{c.key}\n\n{NME_HELP}" if c.nme is not None else c.key
+            tip = f"{c.key}\n\n{NME_HELP}" if c.rank_nme is not None else c.key
+            if c.new_nme is not None:
+                tip += (f"\n\nOn faces of people it never saw: {100 * c.new_nme:.1f}%"
+                        + (f"; on the test faces: {100 * c.nme:.1f}%" if c.nme is not None else "") + ".")
+            elif c.kind == "shipped" and c.nme is not None:
+                tip += ("\n\nMeasured on test faces of people it also trained on, which flatters it: on a new "
+                        "face (yours) expect a higher error.")
             if c.ms is not None:
                 tip += (f"\n\nTime per face on this computer: {c.ms:.1f} ms (the live view opens with the most "
                         f"accurate shipped model that takes at most {MODEL_BUDGET_MS:.0f} ms).")
