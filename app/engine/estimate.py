@@ -49,7 +49,7 @@ def _time(fn, repeats: int = 2) -> float:
 
 def estimate_run(cfg: TrainConfig, ds: ImageDataset, *, probe: int = 4) -> Estimate:
     """Estimate the whole run of ``cfg`` on ``ds`` (decoded already) on the configured device."""
-    from app.engine.features import _file_for, _key, dataset_fingerprint
+    from app.engine.features import features_saved
     from app.engine.transfer import VIEWS
     from app.models import build_model, input_normalization
 
@@ -66,8 +66,7 @@ def estimate_run(cfg: TrainConfig, ds: ImageDataset, *, probe: int = 4) -> Estim
 
     key = getattr(net, "feature_cache_key", None)
     if key is not None:
-        fingerprint = dataset_fingerprint(ds)
-        cached = all(_file_for(_key(fingerprint, key, getattr(net, "input_size", 0), v)).is_file() for v in VIEWS)
+        cached = features_saved(ds, key, getattr(net, "input_size", 0), VIEWS)
         feature_s = 0.0
         if not cached:
             x = batch(probe)

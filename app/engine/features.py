@@ -131,6 +131,13 @@ def _file_for(key: dict) -> Path:
     return cache_dir() / f"{name}.pt"
 
 
+def features_saved(ds: ImageDataset, backbone_key: str, input_size: int, views) -> bool:
+    """True when the features of every view of ``ds`` for this backbone are on disk already (a run would
+    only read them; whether the files are intact is checked when they are read)."""
+    fingerprint = dataset_fingerprint(ds)
+    return all(_file_for(_key(fingerprint, backbone_key, input_size, v)).is_file() for v in views)
+
+
 def _read(path: Path, key: dict, n_train: int, n_test: int) -> tuple[Optional[tuple[torch.Tensor, torch.Tensor]], str]:
     """(train, test) from a cache file, or (None, why not) with why == "" when there is no file."""
     if not path.is_file():
