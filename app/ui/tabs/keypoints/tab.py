@@ -295,7 +295,7 @@ class KeypointsTab(QWidget):
     def _on_finished(self, worker: Worker, result, error) -> None:
         if worker in self._stopping:
             self._stopping.remove(worker)
-        worker.deleteLater()
+        worker.setParent(None)      # freed with its last Python reference, here (see workers.Jobs: no deleteLater)
         if worker is not self.worker:
             return
         self.worker = self.session = None
