@@ -10,7 +10,8 @@ def tab_area(window_w: int, window_h: int) -> tuple[int, int]:
 
 def squeezed(root: QWidget) -> list[str]:
     """Visible buttons, combo boxes, spin boxes and one-line labels under ``root`` that are narrower than
-    their minimum size hint (their text is cut), and visible siblings of those kinds that overlap."""
+    their minimum size hint (their text is cut), buttons, combo and spin boxes lower than it (crushed
+    rows), and visible siblings of those kinds that overlap."""
     problems = []
     kinds = (QAbstractButton, QComboBox, QAbstractSpinBox, QLabel)
     for w in root.findChildren(QWidget):
@@ -19,10 +20,14 @@ def squeezed(root: QWidget) -> list[str]:
         if isinstance(w, QLabel) and (w.wordWrap() or w.pixmap() is not None and not w.pixmap().isNull()):
             continue
         need = w.minimumSizeHint().width()
+        text = (w.currentText() if isinstance(w, QComboBox) else
+                w.text() if hasattr(w, "text") and callable(w.text) else type(w).__name__)
         if w.width() < need:
-            text = (w.currentText() if isinstance(w, QComboBox) else
-                    w.text() if hasattr(w, "text") and callable(w.text) else type(w).__name__)
             problems.append(f"{type(w).__name__} '{text}' is {w.width()} px wide, needs {need}")
+        # crushed rows: a field or button lower than its text (a column squeezed by a short window)
+        tall = w.minimumSizeHint().height()
+        if not isinstance(w, QLabel) and tall > 0 and w.height() < tall - 2:
+            problems.append(f"{type(w).__name__} '{text}' is {w.height()} px high, needs {tall}")
     for parent in {w.parentWidget() for w in root.findChildren(QWidget)} - {None}:
         kids = [c for c in parent.children() if isinstance(c, kinds) and c.isVisibleTo(root)]
         for i, a in enumerate(kids):

@@ -458,8 +458,8 @@ def _read_all(entries: list[_Entry], size: Optional[tuple[int, int]], channels: 
         notes.append("All images are grey, so the data set has 1 channel.")
     if chooser.switched:
         h, w = chooser.size
-        notes.append(f"Images were resized to {w}x{h} (centre kept) because {chooser.reason}; "
-                     f"choose another size if needed.")
+        notes.append(f"Every picture was resized to {w}x{h} (centre kept) because {chooser.reason}; "
+                     f"choose another image size if needed.")
     images = torch.from_numpy(np.ascontiguousarray(out[: len(kept)].transpose(0, 3, 1, 2)))
     return images, kept
 

@@ -84,8 +84,6 @@ def estimate_run(cfg: TrainConfig, ds: ImageDataset, *, probe: int = 4) -> Estim
             text = (f"Estimated time: {duration_text(total)} — image features for {n_train + n_test:,} pictures "
                     f"{duration_text(feature_s)} (only the first time on this data), then {cfg.epochs} quick "
                     f"epochs.")
-        if cfg.augment:
-            text += " (Shifting and flipping do not apply: the features are computed once.)"
         return Estimate(total, text, cached)
 
     bs = max(1, min(cfg.batch_size, n_train))

@@ -73,6 +73,9 @@ class TransferTask(ClassificationTask):
         if fs.seconds:
             trainer.log(f"Image features computed in {fs.seconds:.1f} s")
         self.features = fs
+        if self.augment:
+            trainer.log("Augmentation is not used: only the last layer trains, on features of the original "
+                        "pictures computed once (adapt_last_blocks=N trains on shifted and flipped pictures)")
         d = self.net.feature_dim
         train = fs.train if not fs.cancelled else torch.empty(len(VIEWS), 0, d)
         test = fs.test if not fs.cancelled else torch.empty(len(VIEWS), 0, d)

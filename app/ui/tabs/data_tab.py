@@ -72,7 +72,8 @@ _K_CSV, _K_TARGET = "data/csv", "data/csv_target"
 def _note_level(note: str) -> str:
     """Data set notes are plain sentences; the ones about something left out or changed are warnings."""
     lowered = note.lower()
-    if any(w in lowered for w in ("left out", "could not be used", "no test images", "resized", "skipped")):
+    # ("resized to ..." is not among them: photos of many sizes are always made one size, as expected)
+    if any(w in lowered for w in ("left out", "could not be used", "no test images", "skipped")):
         return "warn"
     return "info"
 

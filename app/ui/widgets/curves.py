@@ -229,7 +229,7 @@ class TrainingCurves(QWidget):
     def _add_hints(self) -> None:
         if self._hints:
             return
-        for plot, text in ((self.loss_plot, "Press Start: the training loss appears here, batch by batch."),
+        for plot, text in ((self.loss_plot, "Press Start: the training loss\nappears here, batch by batch."),
                            (self.acc_plot, "Accuracy on the training and test\nimages appears after each epoch.")):
             hint = pg.TextItem(text, color="#777", anchor=(0.5, 0.5))
             plot.addItem(hint, ignoreBounds=True)

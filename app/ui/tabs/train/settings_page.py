@@ -313,8 +313,8 @@ class SettingsPage(QWidget):
         cached = uses_cached_features(self.state.model_name, self.state.model_options)
         self.augment.setEnabled(not cached)
         self.augment.setToolTip(AUGMENT_CACHED_TIP if cached else AUGMENT_TIP)
-        note = ("<br>Quick training: the last layer learns from features of the original pictures, computed once, "
-                "so 'Augment' is not used." if cached else "")
+        note = ("<br>Quick training: only the last layer learns, from features of the original pictures "
+                "computed once ('Augment' is not used)." if cached else "")
         self.summary.setText(f"Data: {data}<br>Model: {model}{note}<br><span style='color:#777'>Change them in the "
                              f"Data and Model tabs.</span>")
 

@@ -22,6 +22,7 @@ from app.engine.config import TrainConfig
 from app.engine.events import BatchEnd, EpochEnd, Failed, Finished, Notice, RunStarted
 from app.engine.runs import open_run as read_run
 from app.ui.session import TrainingSession, hms
+from app.ui.widgets.common import side_scroll
 from app.ui.state import AppState
 from app.ui.tabs.train.results_page import ResultsPage
 from app.ui.tabs.train.runs_page import RunsPage
@@ -34,7 +35,8 @@ CURVES, RESULTS, TRY_IT, RUNS = range(4)
 SHARE_FILTER = "Folder to share: ONNX with class names, labels.txt, README (*)"
 PT_FILTER, ONNX_FILTER = "PyTorch weights (*.pt)", "ONNX model only (*.onnx)"
 FIRST_STEPS = ("New here? Three steps: 1. <b>Data</b> tab: a data set (the Fashion-MNIST sample is ready). "
-               "2. <b>Model</b> tab: a model (cnn4 is a good start). 3. Here: press <b>Start</b> and watch the "
+               "2. <b>Model</b> tab: a model (the one suggested for your data is"
+               " already chosen). 3. Here: press <b>Start</b> and watch the "
                "curves.")
 
 
@@ -138,7 +140,7 @@ class TrainTab(QWidget):
         self.views.addTab(self.runs_page, "Past runs")
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(page)
+        splitter.addWidget(side_scroll(page))     # a low window scrolls the column instead of crushing its rows
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
