@@ -2,6 +2,8 @@
 
     .venv/bin/python scripts/train_keypoints.py --model kp-cnn4       # -> weights/kp-cnn4.pt
     .venv/bin/python scripts/train_keypoints.py --model kp-resnet18   # -> weights/kp-resnet18.pt
+    .venv/bin/python scripts/train_keypoints.py --model kp-lite0 --people   # -> weights/kp-lite0.pt, trained
+                                        # without the held-out people, so its error on new people is recorded
     .venv/bin/python scripts/train_keypoints.py --ship-from RUN_DIR   # package an existing run's best.pt
     .venv/bin/python scripts/train_keypoints.py --measure-haar        # the detector-box statistics
 

@@ -174,3 +174,40 @@ class DeviceLoader:
                 x = self.augment.apply_params(
                     x, None if offsets is None else offsets[s:e], None if flips is None else flips[s:e])
             yield self.normalise(x), y
+
+
+class TensorBatches:
+    """Mini-batches ``(x, y)`` of float samples already in memory (table rows, cached image features),
+    held on ``device`` and drawn in one permutation per epoch from the trainer's generator. Same interface
+    as ``DeviceLoader`` (``len``, iteration, ``set_generator``, ``num_samples``)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, device, *, shuffle: bool = True,
+                 drop_last: bool = False) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.device = torch.device(device)
+        self.x = x.to(self.device, torch.float32)
+        self.y = y.to(self.device, torch.int64)
+        self.num_samples = len(self.x)
+        self.batch_size, self.shuffle = int(batch_size), shuffle
+        self.drop_last = drop_last and self.num_samples > self.batch_size
+        self._generator: Optional[torch.Generator] = None
+
+    def set_generator(self, g: Optional[torch.Generator]) -> None:
+        self._generator = g
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.num_samples // self.batch_size
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(self.num_samples, generator=self._generator).to(self.device) if self.shuffle else None
+        bs = self.batch_size
+        for b in range(len(self)):
+            s, e = b * bs, min((b + 1) * bs, self.num_samples)
+            if order is None:
+                yield self.x[s:e], self.y[s:e]
+            else:
+                idx = order[s:e]
+                yield self.x.index_select(0, idx), self.y.index_select(0, idx)

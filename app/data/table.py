@@ -32,6 +32,8 @@ import torch
 
 from app.core.errors import DataError
 
+from .batches import TensorBatches
+
 MAX_CATEGORIES = 20          # a text column with more different values is free text
 MAX_CLASSES = 50             # a target with more different values is not a category
 MAX_FEATURES = 1024          # encoded columns at most
@@ -465,40 +467,15 @@ def _find_column(header: list[str], target: str, filename: str) -> int:
 
 
 # ============================================================================================ batches
-class TableLoader:
+class TableLoader(TensorBatches):
     """Float batches ``(x, y)`` of a table split held on ``device``; shuffled with the trainer's generator.
     ``x`` is (B, 1, 1, F): a row as a one-pixel-high image, the shape the model registry builds for."""
 
     def __init__(self, split: TableSplit, batch_size: int, device, *, shuffle: bool = True,
                  drop_last: bool = False) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
-        self.device = torch.device(device)
-        self.x = split.features.to(self.device, torch.float32)
-        self.y = split.labels.to(self.device, torch.int64)
-        self.batch_size, self.shuffle, self.drop_last = int(batch_size), shuffle, drop_last
-        self.num_samples = len(split)
-        self._generator: Optional[torch.Generator] = None
-
-    def set_generator(self, g: Optional[torch.Generator]) -> None:
-        self._generator = g
-
-    def __len__(self) -> int:
-        if self.drop_last:
-            return self.num_samples // self.batch_size
-        return math.ceil(self.num_samples / self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = torch.randperm(self.num_samples, generator=self._generator).to(self.device) if self.shuffle else None
-        bs, f = self.batch_size, self.x.shape[1]
-        for b in range(len(self)):
-            s, e = b * bs, min((b + 1) * bs, self.num_samples)
-            if order is None:
-                x, y = self.x[s:e], self.y[s:e]
-            else:
-                idx = order[s:e]
-                x, y = self.x.index_select(0, idx), self.y.index_select(0, idx)
-            yield x.view(-1, 1, 1, f), y
+        f = split.features.shape[1]
+        super().__init__(split.features.reshape(-1, 1, 1, f), split.labels, batch_size, device, shuffle=shuffle,
+                         drop_last=drop_last)
 
 
 # --------------------------------------------------------------------------------------------- for the GUI

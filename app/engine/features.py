@@ -28,7 +28,7 @@ from app.core.errors import DiskFullError
 from app.core.files import OutputError, atomic_write_bytes
 from app.core.paths import home_dir
 from app.data.base import ImageDataset, ImageSplit
-from app.data.batches import DeviceLoader
+from app.data.batches import DeviceLoader, TensorBatches
 
 #: bump when the file layout or the meaning of the stored vectors changes (older files are recomputed)
 FORMAT = 2
@@ -252,31 +252,12 @@ def cached_features(ds: ImageDataset, backbone: torch.nn.Module, *, backbone_key
     return FeatureSet(train, test, tuple(views), from_cache, messages, seconds)
 
 
-class FeatureLoader:
+class FeatureLoader(TensorBatches):
     """Shuffled mini-batches ``(features, labels)`` of cached features: every view of every training
-    image is one sample (the mirrored picture is augmentation). Same interface as ``DeviceLoader``."""
+    image is one sample (the mirrored picture is augmentation)."""
 
     def __init__(self, features: torch.Tensor, labels: torch.Tensor, batch_size: int, device,
                  drop_last: bool = False) -> None:
         views, n, d = features.shape
-        self.device = torch.device(device)
-        self.features = features.reshape(views * n, d).to(self.device)
-        self.labels = labels.to(torch.int64).repeat(views).to(self.device)
-        self.batch_size = max(1, int(batch_size))
-        self.num_samples = views * n
-        self.drop_last = drop_last and self.num_samples > self.batch_size
-        self._generator: Optional[torch.Generator] = None
-
-    def set_generator(self, g: Optional[torch.Generator]) -> None:
-        self._generator = g
-
-    def __len__(self) -> int:
-        if self.drop_last:
-            return self.num_samples // self.batch_size
-        return -(-self.num_samples // self.batch_size)
-
-    def __iter__(self):
-        order = torch.randperm(self.num_samples, generator=self._generator).to(self.device)
-        for b in range(len(self)):
-            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-            yield self.features.index_select(0, idx), self.labels.index_select(0, idx)
+        super().__init__(features.reshape(views * n, d), labels.to(torch.int64).repeat(views), batch_size, device,
+                         drop_last=drop_last)
