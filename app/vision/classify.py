@@ -35,7 +35,7 @@ import numpy as np
 from app.core.errors import UserError
 from app.vision.pipeline import live_torch_threads
 from app.vision.loop import LoopControl
-from app.vision.sources import FrameSource, LatestFrameReader, SourceError
+from app.vision.sources import FrameSource, LatestFrameReader
 
 Sink = Callable[[np.ndarray], Any]
 PREVIEW_SIDE = 640          # frames sent for display are scaled down to this longest side (in the loop thread)
@@ -168,28 +168,18 @@ class ClassifyLive(LoopControl):
         if self.runtime == "auto" and self.classifier is not None:
             self._speed_up()
         self._status("opening", f"Opening {self.source.name}…")
-        reader = self.reader = LatestFrameReader(self.source).start()
-        last, announced = -1, False
-        while not self._stop.is_set():
-            f = reader.get(timeout=0.2, newer_than=last)
-            if f is None:
-                state = reader.state
-                if state == "error":
-                    raise SourceError((reader.error or f"{self.source.name} stopped.")
-                                      + (f" The {self.captured} picture{'s' if self.captured != 1 else ''} taken "
-                                         f"before are kept." if self.captured else ""))
-                if state in ("ended", "stopped"):
-                    if not self._stop.is_set():
-                        self._status("ended", f"{self.source.name} ended.")
-                    return
-                continue
-            last = f.index
+        announced = False
+        for f in self.newest_frames(after_error=self._kept_pictures):
             if not announced:
                 self._status("running")
                 announced = True
-            self.handle(f.image, f.index, reader.dropped)
+            self.handle(f.image, f.index, self.reader.dropped)
             if self.max_frames and self.frames >= self.max_frames:
                 return
+
+    def _kept_pictures(self) -> str:
+        n = self.captured
+        return f" The {n} picture{'s' if n != 1 else ''} taken before are kept." if n else ""
 
     def handle(self, bgr: np.ndarray, index: int = 0, dropped: int = 0) -> LiveClassification:
         """Everything the loop does with one frame (public for the benchmark): classify, capture, report."""

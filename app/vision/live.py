@@ -34,7 +34,7 @@ import numpy as np
 from app.core.errors import UserError
 from app.vision.pipeline import STAGES, FrameResult, KeypointPipeline, live_torch_threads
 from app.vision.loop import LoopControl
-from app.vision.sources import FrameSource, LatestFrameReader, SourceError
+from app.vision.sources import FrameSource, LatestFrameReader
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi")
 
@@ -245,7 +245,7 @@ class LiveSession(LoopControl):
                                          draw_lines=self.options["lines"])
         self._apply_options(self.pipeline)        # options changed while the model was loading
         self._status("opening", f"Opening {self.source.name}…")
-        frames = self._newest_frames() if self.realtime else self._every_frame()
+        frames = self.newest_frames(on_idle=self._handle_recording) if self.realtime else self._every_frame()
         announced = False
         for f in frames:
             self._handle_recording()
@@ -259,24 +259,6 @@ class LiveSession(LoopControl):
             if self.max_frames and self.frames >= self.max_frames:
                 break
         self._handle_recording()
-
-    def _newest_frames(self):
-        reader = self.reader = LatestFrameReader(self.source).start()
-        last = -1
-        while not self._stop.is_set():
-            f = reader.get(timeout=0.2, newer_than=last)
-            if f is None:
-                self._handle_recording()
-                state = reader.state
-                if state == "error":
-                    raise SourceError(reader.error or f"{self.source.name} stopped.")
-                if state in ("ended", "stopped"):
-                    if not self._stop.is_set():
-                        self._status("ended", f"{self.source.name} ended.")
-                    return
-                continue
-            last = f.index
-            yield f
 
     def _every_frame(self):
         try:
