@@ -208,6 +208,23 @@ def live_loop_worker(loop, name: str, parent: QObject | None = None) -> Worker:
     return worker
 
 
+def stop_live_loop(worker: Worker, loop, stopping: list, wait_ms: int) -> None:
+    """Ask a live loop and its worker to end, keep the worker in ``stopping`` until its ``done`` arrives,
+    and wait up to ``wait_ms`` (a loop still loading a large model ends on its own later)."""
+    loop.stop()
+    worker.cancel()
+    stopping.append(worker)
+    worker.wait(wait_ms)
+
+
+def release_live_worker(worker: Worker, stopping: list) -> None:
+    """A live-loop worker finished: forget it and free it with its last Python reference, here in the GUI
+    thread (as ``Jobs`` does: no deferred ``deleteLater``)."""
+    if worker in stopping:
+        stopping.remove(worker)
+    worker.setParent(None)
+
+
 class Jobs(QObject):
     """Short background jobs of one tab (load a model, predict, export, sample), each in a ``Worker``.
 

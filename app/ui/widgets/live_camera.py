@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 from app.core.errors import UserError
 from app.ui.state import AppState
 from app.ui.widgets.image_view import ImageView
-from app.ui.workers import Worker, describe_error, live_loop_worker
+from app.ui.workers import Worker, describe_error, live_loop_worker, release_live_worker, stop_live_loop
 from app.vision.classify import ClassifyLive, LiveClassification
 
 
@@ -117,10 +117,7 @@ class LiveCamera(QWidget):
         if w is None:
             return
         self.worker = None
-        live.stop()
-        w.cancel()
-        self._stopping.append(w)
-        w.wait(wait_ms)
+        stop_live_loop(w, live, self._stopping, wait_ms)
         self.start_button.setText("Start")
         self.status.setText("Stopped.")
         self.stopped.emit("", "info")
@@ -147,9 +144,7 @@ class LiveCamera(QWidget):
             self.warning.emit(text)
 
     def _on_finished(self, worker: Worker, result, error) -> None:
-        if worker in self._stopping:
-            self._stopping.remove(worker)
-        worker.setParent(None)      # freed with its last Python reference, here (see workers.Jobs: no deleteLater)
+        release_live_worker(worker, self._stopping)
         if worker is not self.worker:
             return
         self.worker = None

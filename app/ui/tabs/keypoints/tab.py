@@ -25,7 +25,7 @@ from app.ui.tabs.keypoints.source_picker import SourcePicker
 from app.ui.tabs.keypoints.train_panel import TrainPanel
 from app.ui.tabs.keypoints.widgets import FrameView, SpeedBox, bgr_to_qimage
 from app.ui.widgets.messages import MessageArea
-from app.ui.workers import Worker, describe_error, live_loop_worker
+from app.ui.workers import Worker, describe_error, live_loop_worker, release_live_worker, stop_live_loop
 from app.vision import FaceDetector, keypoint_model_choices
 from app.vision.live import LiveSession
 
@@ -282,10 +282,7 @@ class KeypointsTab(QWidget):
         if w is None:
             return
         self.worker = self.session = None
-        s.stop()
-        w.cancel()
-        self._stopping.append(w)
-        w.wait(wait_ms)                 # still busy (loading a large model): it ends on its own
+        stop_live_loop(w, s, self._stopping, wait_ms)
 
     def _set_idle(self) -> None:
         self.start_button.setText("Start")
@@ -293,9 +290,7 @@ class KeypointsTab(QWidget):
         self.state.set_busy(BUSY_KEY, "")
 
     def _on_finished(self, worker: Worker, result, error) -> None:
-        if worker in self._stopping:
-            self._stopping.remove(worker)
-        worker.setParent(None)      # freed with its last Python reference, here (see workers.Jobs: no deleteLater)
+        release_live_worker(worker, self._stopping)
         if worker is not self.worker:
             return
         self.worker = self.session = None
