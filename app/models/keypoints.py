@@ -25,6 +25,7 @@ import torchvision
 from torch import nn
 
 from app.core.errors import ModelError
+from app.models import efficientnet
 from app.models.registry import register
 
 
@@ -154,12 +155,6 @@ class _LiteFeatures(nn.Module):
         return self.head(self.blocks(self.stem(x)))
 
 
-def _lite_input_norm():
-    from app.models.efficientnet import INPUT_MEAN, INPUT_STD
-
-    return (INPUT_MEAN,) * 3, (INPUT_STD,) * 3
-
-
 @register(
     "kp-lite0",
     "Facial keypoints: EfficientNet-Lite0 pretrained on ImageNet (shipped with VisionDesk) with a regression "
@@ -170,7 +165,7 @@ def _lite_input_norm():
               "schedule": "onecycle"},
     min_size=32,
     channels=(1,),
-    input_norm=_lite_input_norm(),
+    input_norm=efficientnet.INPUT_NORM,
     input_norm_when="pretrained",
 )
 def build_kp_lite0(in_channels: int, image_size: tuple[int, int], num_outputs: int,
@@ -180,14 +175,12 @@ def build_kp_lite0(in_channels: int, image_size: tuple[int, int], num_outputs: i
     ImageNet weights expect, ``(v - 127) / 128`` (the keypoint task uses the model's own scaling)."""
     import math
 
-    from app.models.efficientnet import EfficientNetLite0, _grey_stem, pretrained_network
-
     if not (0 <= dropout < 1):
         raise ModelError("kp-lite0 needs 0 <= dropout < 1.")
     h, w = image_size
-    net = pretrained_network((h, w)) if pretrained else EfficientNetLite0((h, w))
+    net = efficientnet.pretrained_network((h, w)) if pretrained else efficientnet.EfficientNetLite0((h, w))
     if in_channels == 1:
-        net._conv_stem = _grey_stem(net._conv_stem)
+        net._conv_stem = efficientnet._grey_stem(net._conv_stem)
     for m in net.modules():   # the whole network learns: running statistics must follow it (TF's 0.01 lags)
         if isinstance(m, nn.BatchNorm2d):
             m.momentum = 0.1

@@ -55,6 +55,9 @@ class ModelInfo:
     # ``input_norm_when``: the boolean option that must be on for it (e.g. "pretrained"), "" = always
     input_norm: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     input_norm_when: str = ""
+    # ``cached_features(options) -> bool``: the options (all present, typed) with which the model trains only
+    # its last layer on image features computed once (a frozen pretrained backbone); None = never
+    cached_features: Callable[[dict[str, Any]], bool] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the builder, as plain JSON-friendly values."""
@@ -85,6 +88,7 @@ def register(
     channels: tuple[int, ...] = (1, 3),
     input_norm: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
     input_norm_when: str = "",
+    cached_features: Callable[[dict[str, Any]], bool] | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator that registers ``builder`` under ``name``; returns the builder unchanged.
 
@@ -114,6 +118,7 @@ def register(
             channels=tuple(int(c) for c in channels),
             input_norm=input_norm,
             input_norm_when=input_norm_when,
+            cached_features=cached_features,
         )
         return builder
 
@@ -259,15 +264,13 @@ def default_classifier(data: str = "folder") -> str:
 
 def uses_cached_features(name: str, options: dict[str, Any] | None) -> bool:
     """True when model ``name`` with ``options`` trains only its last layer on image features computed
-    once (the pretrained EfficientNet-Lite0 with a frozen backbone): its runs do not use augmentation."""
-    if name != "efficientnet-lite0" or name not in _REGISTRY:
+    once (the model's registered ``cached_features`` rule): its runs do not use augmentation."""
+    info = _REGISTRY.get(name)
+    if info is None or info.cached_features is None:
         return False
-    from app.models.efficientnet import caches_features
-
-    opts = {**_REGISTRY[name].options, **(options or {})}
     try:
-        return caches_features(*(_coerce_option(name, k, opts[k], _REGISTRY[name].options[k])
-                                 for k in ("pretrained", "freeze_backbone", "adapt_last_blocks")))
+        opts = {k: _coerce_option(name, k, (options or {}).get(k, v), v) for k, v in info.options.items()}
+        return bool(info.cached_features(opts))
     except (ModelError, TypeError, ValueError):       # an option the build will refuse in plain words
         return False
 
