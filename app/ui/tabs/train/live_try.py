@@ -26,6 +26,18 @@ TOP_K = 5
 LABEL_EVERY_S = 0.25          # the numbers under the bars change at most 4 times a second (readable)
 
 
+
+def _labelled_combo(layout: QVBoxLayout, label: str) -> QComboBox:
+    """A row "label [combo box]" added to ``layout``; the box keeps room for about 8 characters."""
+    row = QHBoxLayout()
+    row.addWidget(QLabel(label))
+    combo = QComboBox()
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(8)
+    row.addWidget(combo, 1)
+    layout.addLayout(row)
+    return combo
+
 class LiveTryPanel(QWidget):
     """``checkpoint()`` gives the model file to try (None: no model yet); ``classifiers.get(path)`` loads it."""
 
@@ -93,21 +105,9 @@ class LiveTryPanel(QWidget):
         hint.setWordWrap(True)
         hint.setObjectName("hint")
         fl.addWidget(hint)
-        srow = QHBoxLayout()
-        srow.addWidget(QLabel("Data set:"))
-        self.set_combo = QComboBox()
-        self.set_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.set_combo.setMinimumContentsLength(8)
+        self.set_combo = _labelled_combo(fl, "Data set:")
         self.set_combo.currentIndexChanged.connect(self._fill_classes)
-        srow.addWidget(self.set_combo, 1)
-        fl.addLayout(srow)
-        crow = QHBoxLayout()
-        crow.addWidget(QLabel("Right class:"))
-        self.class_combo = QComboBox()
-        self.class_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.class_combo.setMinimumContentsLength(8)
-        crow.addWidget(self.class_combo, 1)
-        fl.addLayout(crow)
+        self.class_combo = _labelled_combo(fl, "Right class:")
         self.add_button = QPushButton("Add this picture to the class")
         self.add_button.setToolTip("Save the frame on screen as a picture of the chosen class.")
         self.add_button.clicked.connect(self.add_frame)

@@ -35,9 +35,8 @@ CURVES, RESULTS, TRY_IT, RUNS = range(4)
 SHARE_FILTER = "Folder to share: ONNX with class names, labels.txt, README (*)"
 PT_FILTER, ONNX_FILTER = "PyTorch weights (*.pt)", "ONNX model only (*.onnx)"
 FIRST_STEPS = ("New here? Three steps: 1. <b>Data</b> tab: a data set (the Fashion-MNIST sample is ready). "
-               "2. <b>Model</b> tab: a model (the one suggested for your data is"
-               " already chosen). 3. Here: press <b>Start</b> and watch the "
-               "curves.")
+               "2. <b>Model</b> tab: a model (the one suggested for your data is already chosen). "
+               "3. Here: press <b>Start</b> and watch the curves.")
 
 
 class TrainTab(QWidget):
