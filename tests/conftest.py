@@ -20,6 +20,17 @@ def _isolated_home(tmp_path, monkeypatch):
     yield home
 
 
+@pytest.fixture(autouse=True)
+def _collect_in_the_gui_thread():
+    """Widgets a test left in reference cycles are freed here, in the GUI thread, after the test: a
+    collection that a later test's worker thread happened to run would destroy them from that thread,
+    which deadlocks Qt (seen once: a training thread and a job thread both waiting, the suite hung)."""
+    yield
+    import gc
+
+    gc.collect()
+
+
 @pytest.fixture
 def window(qtbot):
     """The main window, shown, with the Data tab's first data set loaded; closed without asking at the end."""

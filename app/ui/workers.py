@@ -219,9 +219,12 @@ def stop_live_loop(worker: Worker, loop, stopping: list, wait_ms: int) -> None:
 
 def release_live_worker(worker: Worker, stopping: list) -> None:
     """A live-loop worker finished: forget it and free it with its last Python reference, here in the GUI
-    thread (as ``Jobs`` does: no deferred ``deleteLater``)."""
+    thread (as ``Jobs`` does: no deferred ``deleteLater``). Its ``finished`` slots are cut too: a slot that
+    names the worker would otherwise keep it in a reference cycle, and the garbage collector could then
+    destroy it later from another thread, which deadlocks Qt."""
     if worker in stopping:
         stopping.remove(worker)
+    worker.finished.disconnect()
     worker.setParent(None)
 
 
