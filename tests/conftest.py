@@ -20,15 +20,32 @@ def _isolated_home(tmp_path, monkeypatch):
     yield home
 
 
+_TESTS_SINCE_COLLECT = [0]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_collection_in_worker_threads():
+    """The garbage collector runs only here, in the GUI thread: an automatic collection that a worker thread
+    happened to trigger would destroy widgets a test left in reference cycles from that thread, which
+    deadlocks Qt (seen once: a job thread collecting while the training thread waited, the suite hung)."""
+    import gc
+
+    gc.disable()
+    yield
+    gc.enable()
+
+
 @pytest.fixture(autouse=True)
 def _collect_in_the_gui_thread():
-    """Widgets a test left in reference cycles are freed here, in the GUI thread, after the test: a
-    collection that a later test's worker thread happened to run would destroy them from that thread,
-    which deadlocks Qt (seen once: a training thread and a job thread both waiting, the suite hung)."""
     yield
     import gc
 
-    gc.collect()
+    _TESTS_SINCE_COLLECT[0] += 1
+    if _TESTS_SINCE_COLLECT[0] >= 20:       # a full collection costs about 0.3 s with torch loaded
+        _TESTS_SINCE_COLLECT[0] = 0
+        gc.collect()
+    else:
+        gc.collect(0)
 
 
 @pytest.fixture
