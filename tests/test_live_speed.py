@@ -73,22 +73,23 @@ def test_holding_out_people_needs_names_and_two_people():
 def _weights(tmp_path, model="kp-cnn4", size=32):
     from app.models import build_model
 
+    options = {"kp-cnn4": {"width": 8, "hidden": 32}, "kp-lite0-pair": {"second_size": 40}}.get(model, {})
     torch.manual_seed(0)
-    net = build_model(model, 1, size, 136, **({"width": 8, "hidden": 32} if model == "kp-cnn4" else {}))
+    net = build_model(model, 1, size, 136, **options)
     with torch.no_grad():                      # trained-looking statistics, not the fresh 0/1
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 2.0)
-    meta = {"task": "keypoints", "model": model, "model_options": {"width": 8, "hidden": 32} if model == "kp-cnn4"
-            else {"pretrained": False}, "input_size": size, "num_points": 68, "mean": [0.4], "std": [0.25],
+    meta = {"task": "keypoints", "model": model, "model_options": options if model == "kp-cnn4"
+            else {"pretrained": False, **options}, "input_size": size, "num_points": 68, "mean": [0.4], "std": [0.25],
             "flip_permutation": list(IBUG68_FLIP), "eye_corners": [36, 45]}
     path = tmp_path / f"{model}.pt"
     save_checkpoint({"model": net.state_dict(), "meta": meta}, path)
     return path
 
 
-@pytest.mark.parametrize("model", ["kp-cnn4", "kp-resnet18", "kp-lite0"])
+@pytest.mark.parametrize("model", ["kp-cnn4", "kp-resnet18", "kp-lite0", "kp-lite0-pair"])
 def test_the_onnxruntime_path_gives_the_same_points_as_pytorch(tmp_path, model):
     slow = load_keypoint_model(_weights(tmp_path, model, 32 if model == "kp-cnn4" else 48))
     fast, note = onnx_predictor(slow, threads=1, folder=tmp_path / "cache")

@@ -34,7 +34,7 @@ from app.data.images import draw_points, save_png
 from app.data.keypoints import (DEFAULT_FACE_CROP, KeypointAugment, KeypointDataset, face_box_to_crop, from_unit,
                                 layout_for, to_unit)
 from app.engine.build import register_task
-from app.engine.checkpoint import load_checkpoint, rebuild_from_checkpoint
+from app.engine.checkpoint import load_checkpoint, rebuild_from_checkpoint, save_checkpoint
 from app.engine.events import Samples
 from app.engine.distributed import unwrap
 from app.engine.optim import build_optimizer, build_scheduler
@@ -451,6 +451,30 @@ def load_keypoint_model(path_or_weight_name: str | Path, device: str | torch.dev
     return KeypointPredictor(model, meta, dev)
 
 
+def combine_keypoint_models(bests: Sequence[str | Path], out: str | Path, model: str = "kp-lite0-pair") -> Path:
+    """Put keypoint networks trained apart into one averaging ``model`` file (``app.models.keypoints.
+    KeypointEnsemble``: its weights are ``members.i.*``). The first file's input size is the model's; each
+    other member keeps its own and the model resizes the crop for it. Returns ``out``."""
+    got = [read_keypoint_checkpoint(b) for b in bests]
+    if len(got) != 2:
+        raise CheckpointError(f"{model} is made of two keypoint models, not {len(got)}.")
+    (state0, meta0, path0), (state1, meta1, path1) = got
+    if meta0["model"] != meta1["model"] or int(meta0["num_points"]) != int(meta1["num_points"]) \
+            or meta0["mean"] != meta1["mean"] or meta0["std"] != meta1["std"]:
+        raise CheckpointError(f"{path0.parent.name}/{path0.name} and {path1.parent.name}/{path1.name} are not the same kind of keypoint model "
+                              "(network, number of points and pixel scaling must match).")
+    meta = dict(meta0)
+    meta["model"] = model
+    meta["model_options"] = {**(meta0.get("model_options") or {}), "second_size": int(meta1["input_size"])}
+    meta["members"] = [{"model": m["model"], "input_size": int(m["input_size"]), "file": f"{p.parent.name}/{p.name}"}
+                       for m, p in ((meta0, path0), (meta1, path1))]
+    state = {f"members.{i}.{k}": v for i, st in enumerate((state0, state1)) for k, v in st.items()}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint({"model": state, "meta": meta}, out)
+    return out
+
+
 def evaluate_keypoint_model(predictor: KeypointPredictor, dataset_split, eye_corners=None,
                             batch_size: int = 256) -> dict[str, float]:
     """RMSE (pixels of the model's crop) and NME of ``predictor`` on a ``KeypointSplit`` of its input size."""
@@ -463,5 +487,5 @@ def evaluate_keypoint_model(predictor: KeypointPredictor, dataset_split, eye_cor
     return m
 
 
-__all__ = ["KeypointTask", "KeypointPredictor", "load_keypoint_model", "face_box_to_crop", "keypoint_metrics",
+__all__ = ["KeypointTask", "KeypointPredictor", "load_keypoint_model", "combine_keypoint_models", "face_box_to_crop", "keypoint_metrics",
            "masked_loss", "sample_grid", "evaluate_keypoint_model", "read_keypoint_checkpoint"]

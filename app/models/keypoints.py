@@ -1,4 +1,4 @@
-"""Facial keypoint regressors: ``kp-cnn4`` and ``kp-resnet18`` (task "keypoints").
+"""Facial keypoint regressors: ``kp-cnn4``, ``kp-resnet18``, ``kp-lite0`` and ``kp-lite0-pair`` (task "keypoints").
 
 Both take a normalised grey face crop ``(B, 1, S, S)`` and return ``(B, 2 * P)`` numbers: the P
 points as ``x0, y0, x1, y1, ...`` in *normalised* crop coordinates ``u = (x - c) / h`` with
@@ -17,6 +17,9 @@ with ``num_outputs = 2 * P``.
   (default) the ImageNet weights are used when they are already in the torch hub cache (the RGB
   kernels of the first convolution summed to grey); otherwise it trains from scratch. The model's
   ``imagenet_init`` attribute says which happened (the keypoint task records it).
+* ``kp-lite0``: the shipped ImageNet EfficientNet-Lite0 (grey stem) with the same flattening head.
+* ``kp-lite0-pair``: two ``kp-lite0`` networks, one on the crop and one on it resized (inside the model,
+  by a fixed matrix product onnxruntime can run), whose answers are averaged.
 """
 from __future__ import annotations
 
@@ -192,3 +195,68 @@ def build_kp_lite0(in_channels: int, image_size: tuple[int, int], num_outputs: i
         head[1].weight.mul_(0.1)
         head[1].bias.zero_()
     return KeypointRegressor(body, head, _points(num_outputs, "kp-lite0"), imagenet_init=pretrained)
+
+
+def resize_matrix(src: int, dst: int) -> torch.Tensor:
+    """The (dst, src) matrix ``A`` with ``A @ x @ A.T`` == the data's resize of a square picture ``x`` from
+    ``src`` to ``dst`` pixels (``F.interpolate``, bilinear with antialiasing, as ``app.data.keypoints``
+    resizes face crops). A matrix product instead of the resize itself because onnxruntime cannot run
+    PyTorch's antialiased resize, and a model that resizes inside itself must run there too."""
+    eye = torch.eye(src, dtype=torch.float64).view(src, 1, 1, src)  # each row: one picture with one bright column
+    rows = nn.functional.interpolate(eye, size=(1, dst), mode="bilinear", align_corners=False, antialias=True)
+    return rows.view(src, dst).t().float().contiguous()
+
+
+class KeypointEnsemble(nn.Module):
+    """Several keypoint networks that each look at the face at their own size; the answer is their average.
+
+    Member ``i`` takes the crop resized by ``resizes[i]`` (a fixed matrix, see ``resize_matrix``; none for a
+    member at the input size). Two networks trained apart err in different ways, so the average errs less
+    than either (measured: ``scripts/train_keypoints.py``)."""
+
+    def __init__(self, members: list[nn.Module], input_size: int, sizes: list[int], num_points: int,
+                 imagenet_init: bool = False) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.sizes = [int(s) for s in sizes]
+        self.num_points = int(num_points)
+        self.imagenet_init = bool(imagenet_init)
+        for i, s in enumerate(self.sizes):   # rebuilt from the sizes: not part of the saved weights
+            self.register_buffer(f"resize{i}", resize_matrix(input_size, s) if s != input_size else None,
+                                 persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = None
+        for i, member in enumerate(self.members):
+            a = getattr(self, f"resize{i}")
+            y = member(x if a is None else torch.matmul(torch.matmul(a, x), a.t()))
+            out = y if out is None else out + y
+        return out * (1.0 / len(self.members))
+
+
+@register(
+    "kp-lite0-pair",
+    "Facial keypoints: two EfficientNet-Lite0 networks, one on the face as given and one on it at "
+    "second_size pixels, averaged; more accurate on new faces than one, and twice the work.",
+    task="keypoints",
+    options={"pretrained": True, "dropout": 0.0, "second_size": 112},
+    defaults={"optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-4, "batch_size": 32, "epochs": 30,
+              "schedule": "onecycle"},
+    min_size=32,
+    channels=(1,),
+    input_norm=efficientnet.INPUT_NORM,
+    input_norm_when="pretrained",
+)
+def build_kp_lite0_pair(in_channels: int, image_size: tuple[int, int], num_outputs: int,
+                        pretrained: bool, dropout: float, second_size: int) -> KeypointEnsemble:
+    """Two ``kp-lite0`` networks: one at the input size, one at ``second_size``. The shipped weights are two
+    networks trained apart (``scripts/train_keypoints.py --model kp-lite0-pair``); trained here as one model,
+    both learn from the error of their average."""
+    h, w = image_size
+    if h != w:
+        raise ModelError("kp-lite0-pair takes square face crops.")
+    if not 32 <= second_size <= 512:
+        raise ModelError("kp-lite0-pair needs a second size between 32 and 512 pixels.")
+    sizes = [h, int(second_size)]
+    members = [build_kp_lite0(in_channels, (s, s), num_outputs, pretrained, dropout) for s in sizes]
+    return KeypointEnsemble(members, h, sizes, _points(num_outputs, "kp-lite0-pair"), imagenet_init=pretrained)
