@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -101,16 +100,17 @@ def ship(best: Path, name: str, *, command: str, epochs: int, seed: int, data: P
 
     from app.data.keypoints import hold_out_people, load_keypoints, person_of
     from app.engine.checkpoint import load_checkpoint, save_checkpoint
-    from app.engine.keypoints import evaluate_keypoint_model, load_keypoint_model
+    from app.engine.keypoints import evaluate_keypoint_model, load_keypoint_model, read_keypoint_checkpoint
     from app.core.weights import register_weight, weights_dir
 
     ckpt = load_checkpoint(best)
-    meta = dict(ckpt["meta"])
+    model_state, meta, _ = read_keypoint_checkpoint(best)      # a best.pt or a last.pt
+    meta = dict(meta)
     meta["weights_dtype"] = "float16"
-    state = {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model_state.items()}
     out = weights_dir() / f"{name}.pt"
     save_checkpoint({"model": state, "meta": meta, "epoch": ckpt.get("epoch"),
-                     "run_metrics": ckpt.get("metrics", {})}, out)
+                     "run_metrics": ckpt.get("metrics") or (ckpt.get("best") or {}).get("metrics", {})}, out)
     kp = load_keypoint_model(out)
     ds = load_keypoints(data, size=kp.input_size)
     torch.set_grad_enabled(False)
@@ -127,13 +127,14 @@ def ship(best: Path, name: str, *, command: str, epochs: int, seed: int, data: P
     entry = register_weight(
         name, out, task="keypoints", model=meta["model"],
         data=f"facial-keypoints (train.npz {n_train} faces" + (", people held out)" if people else ")"),
-        evaluated_on=f"facial-keypoints test.npz ({m['n']} faces)", epochs=epochs, best_epoch=ckpt.get("epoch"),
+        evaluated_on=f"facial-keypoints test.npz ({m['n']} faces)", epochs=epochs,
+        **({} if ckpt.get("epoch") is None else {"kept_epoch" if people else "best_epoch": ckpt.get("epoch")}),
         seed=seed, input_size=kp.input_size, num_points=kp.num_points,
         init="imagenet" if meta.get("imagenet_init") else "scratch",
         test_nme=round(m["nme"], 5), test_nme_percent=round(100 * m["nme"], 3),
         test_rmse_px=round(m["rmse"], 4), rmse_px_at=f"{kp.input_size}x{kp.input_size} crop",
         test_rmse_px_128=round(m["rmse"] * 128 / kp.input_size, 4), weights_dtype="float16",
-        command=command, **extra)
+        command=command, **({"members": meta["members"]} if "members" in meta else {}), **extra)
     print(json.dumps(entry, indent=2))
     return entry
 
@@ -166,7 +167,9 @@ def train(model: str, out: Path, data: Path, epochs: int | None, threads: int, o
     resume = out / "last.pt" if (out / "last.pt").is_file() else None
     fin = trainer.fit(resume_from=resume)
     print(f"best epoch {fin.best.get('epoch')}: test_nme {fin.best.get('test_nme')}", flush=True)
-    return out / "best.pt"
+    # with --people the run's test faces are the held-out people, so its best epoch was chosen on them: the
+    # model kept is the last epoch's (the recipe was fixed before), and the figure on new people stays honest
+    return out / ("last.pt" if people else "best.pt")
 
 
 def train_pair(name: str, out: Path, data: Path, threads: int, people: bool) -> tuple[Path, int]:
@@ -193,7 +196,8 @@ def main(argv=None) -> int:
     p.add_argument("--people", action="store_true",
                    help="train on part of train.npz and score on whole people held out of it (model choice; a "
                         "shipped model trained so records its error on those new people)")
-    p.add_argument("--ship-from", type=Path, metavar="RUN_DIR", help="package RUN_DIR/best.pt as weights")
+    p.add_argument("--ship-from", type=Path, metavar="RUN_DIR",
+                   help="package RUN_DIR/best.pt as weights (with --people: RUN_DIR/last.pt, the last epoch)")
     p.add_argument("--measure-haar", action="store_true")
     a = p.parse_args(argv)
     if a.measure_haar:
@@ -203,7 +207,7 @@ def main(argv=None) -> int:
         cfg = json.loads((a.ship_from / "config.json").read_text())
         cmd = ".venv/bin/python scripts/train_keypoints.py --model " + cfg["model"]
         cmd += " --people" if a.people else ""       # --ship-from RUN --people: RUN trained on the kept people
-        ship(a.ship_from / "best.pt", cfg["model"], command=cmd, epochs=cfg["epochs"], seed=cfg["seed"], data=a.data,
+        ship(a.ship_from / ("last.pt" if a.people else "best.pt"), cfg["model"], command=cmd, epochs=cfg["epochs"], seed=cfg["seed"], data=a.data,
              people=a.people)
         return 0
     if not a.model:
@@ -218,7 +222,8 @@ def main(argv=None) -> int:
         best, epochs = train(a.model, out, a.data, a.epochs, a.threads, a.set, a.people), RECIPES[a.model]["epochs"]
     print(f"trained in {time.time() - t0:.0f} s", flush=True)
     if not a.no_ship and not a.epochs and not a.set:
-        cmd = ".venv/bin/python scripts/train_keypoints.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+        # what makes the weights (not where this machine put the run folder: no absolute paths in the manifest)
+        cmd = f".venv/bin/python scripts/train_keypoints.py --model {a.model}" + (" --people" if a.people else "")
         ship(best, a.model, command=cmd, epochs=epochs, seed=SEED, data=a.data, people=a.people)
     return 0
 
