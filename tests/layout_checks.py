@@ -1,11 +1,23 @@
 """Layout checks for the GUI tests: widgets squeezed below what their text needs, or overlapping."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QWidget
+from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QStyle, QStyleOptionComboBox,
+                               QWidget)
+
+from app.ui.widgets.combo import ElidedComboBox
 
 #: the space a tab gets inside the main window at a given window size (title bar, menu, tab bar, status bar)
 def tab_area(window_w: int, window_h: int) -> tuple[int, int]:
     return window_w - 20, window_h - 100
+
+
+def _cut_combo_text(combo: QComboBox) -> bool:
+    """The shown item's text is wider than the box's text field (an ElidedComboBox shortens it with '…')."""
+    opt = QStyleOptionComboBox()
+    combo.initStyleOption(opt)
+    field = combo.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
+                                         QStyle.SubControl.SC_ComboBoxEditField, combo).width()
+    return combo.fontMetrics().horizontalAdvance(combo.currentText()) > field + 1
 
 
 def squeezed(root: QWidget) -> list[str]:
@@ -24,6 +36,9 @@ def squeezed(root: QWidget) -> list[str]:
                 w.text() if hasattr(w, "text") and callable(w.text) else type(w).__name__)
         if w.width() < need:
             problems.append(f"{type(w).__name__} '{text}' is {w.width()} px wide, needs {need}")
+        elif isinstance(w, QComboBox) and not isinstance(w, ElidedComboBox) and _cut_combo_text(w):
+            # a combo box that may be narrower than its text (its minimum width capped) cuts it silently
+            problems.append(f"{type(w).__name__} '{text}' cuts its text ({w.width()} px wide)")
         # crushed rows: a field or button lower than its text (a column squeezed by a short window)
         tall = w.minimumSizeHint().height()
         if not isinstance(w, QLabel) and tall > 0 and w.height() < tall - 2:

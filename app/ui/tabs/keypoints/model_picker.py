@@ -8,13 +8,14 @@ from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QToolBu
 
 from app.core.errors import UserError
 from app.ui.state import AppState
+from app.ui.widgets.combo import ElidedComboBox
 from app.ui.workers import Jobs
 from app.vision import NME_HELP, ModelChoice, live_default
 from app.vision.speed import MODEL_BUDGET_MS, speed_words
 from app.vision.pipeline import live_torch_threads
 
 NO_MODEL = "No keypoint model yet (train one)"
-MAX_WIDTH = 440
+MAX_WIDTH = 500
 
 
 def device_text(device) -> str:
@@ -38,8 +39,9 @@ class ModelPicker(QGroupBox):
         from app.engine.devices import cuda_available, pick_device
 
         self.state = state
-        self.combo = QComboBox()
-        # the label says what the error figure means: the whole text must show, never "NME 4.2"
+        self.combo = ElidedComboBox()
+        # the label says what the error figure means: the whole text shows where there is room (never
+        # "NME 4.2"); in a narrow window it is shortened in the middle with '…' and whole in the tooltip
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.combo.setToolTip(NME_HELP)
         self.combo.currentIndexChanged.connect(lambda _i: self.model_changed.emit())
