@@ -158,18 +158,25 @@ class _LiteFeatures(nn.Module):
         return self.head(self.blocks(self.stem(x)))
 
 
-@register(
-    "kp-lite0",
-    "Facial keypoints: EfficientNet-Lite0 pretrained on ImageNet (shipped with VisionDesk) with a regression "
-    "head; the most accurate on faces it never saw and quick on a laptop processor.",
+#: what the EfficientNet-Lite0 keypoint models share in the registry: grey crops, the ImageNet weights' own
+#: pixel scaling when they start from them, the settings their shipped weights were trained with
+_LITE0_REGISTRATION = dict(
     task="keypoints",
-    options={"pretrained": True, "dropout": 0.0},
     defaults={"optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-4, "batch_size": 32, "epochs": 30,
               "schedule": "onecycle"},
     min_size=32,
     channels=(1,),
     input_norm=efficientnet.INPUT_NORM,
     input_norm_when="pretrained",
+)
+
+
+@register(
+    "kp-lite0",
+    "Facial keypoints: EfficientNet-Lite0 pretrained on ImageNet (shipped with VisionDesk) with a regression "
+    "head; accurate on faces it never saw and quick on a laptop processor.",
+    options={"pretrained": True, "dropout": 0.0},
+    **_LITE0_REGISTRATION,
 )
 def build_kp_lite0(in_channels: int, image_size: tuple[int, int], num_outputs: int,
                    pretrained: bool, dropout: float) -> KeypointRegressor:
@@ -238,14 +245,8 @@ class KeypointEnsemble(nn.Module):
     "kp-lite0-pair",
     "Facial keypoints: two EfficientNet-Lite0 networks, one on the face as given and one on it at "
     "second_size pixels, averaged; more accurate on new faces than one, and twice the work.",
-    task="keypoints",
     options={"pretrained": True, "dropout": 0.0, "second_size": 112},
-    defaults={"optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-4, "batch_size": 32, "epochs": 30,
-              "schedule": "onecycle"},
-    min_size=32,
-    channels=(1,),
-    input_norm=efficientnet.INPUT_NORM,
-    input_norm_when="pretrained",
+    **_LITE0_REGISTRATION,
 )
 def build_kp_lite0_pair(in_channels: int, image_size: tuple[int, int], num_outputs: int,
                         pretrained: bool, dropout: float, second_size: int) -> KeypointEnsemble:
