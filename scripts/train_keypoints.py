@@ -66,7 +66,7 @@ RECIPES = {
 NO_MIRROR = {**RESNET_AUGMENT, "flip": 0.0}
 PAIRS = {"kp-lite0-pair": [("kp-lite0", {"image_size": 128, "augment": NO_MIRROR}), ("kp-lite0", {})]}
 SEED = 0
-#: the share of train.npz's faces held out as whole people for --people (about 15%: 468 faces of 41 people)
+#: the share of train.npz's faces held out as whole people for --people (about 15%: 468 faces of 47 people)
 PEOPLE_FRACTION = 0.15
 
 
@@ -104,11 +104,11 @@ def ship(best: Path, name: str, *, command: str, epochs: int, seed: int, data: P
 
     from app.data.keypoints import hold_out_people, load_keypoints, person_of
     from app.engine.checkpoint import load_checkpoint, save_checkpoint
-    from app.engine.keypoints import evaluate_keypoint_model, load_keypoint_model, read_keypoint_checkpoint
+    from app.engine.keypoints import evaluate_keypoint_model, keypoint_model_of, load_keypoint_model
     from app.core.weights import register_weight, weights_dir
 
     ckpt = load_checkpoint(best)
-    model_state, meta, _ = read_keypoint_checkpoint(best)      # a best.pt or a last.pt
+    model_state, meta = keypoint_model_of(ckpt, best.name)      # a best.pt or a last.pt
     meta = dict(meta)
     meta["weights_dtype"] = "float16"
     state = {k: v.half() if v.is_floating_point() else v for k, v in model_state.items()}
@@ -211,8 +211,8 @@ def main(argv=None) -> int:
         cfg = json.loads((a.ship_from / "config.json").read_text())
         cmd = ".venv/bin/python scripts/train_keypoints.py --model " + cfg["model"]
         cmd += " --people" if a.people else ""       # --ship-from RUN --people: RUN trained on the kept people
-        ship(a.ship_from / ("last.pt" if a.people else "best.pt"), cfg["model"], command=cmd, epochs=cfg["epochs"], seed=cfg["seed"], data=a.data,
-             people=a.people)
+        ship(a.ship_from / ("last.pt" if a.people else "best.pt"), cfg["model"], command=cmd, epochs=cfg["epochs"],
+             seed=cfg["seed"], data=a.data, people=a.people)
         return 0
     if not a.model:
         p.error("--model is required")

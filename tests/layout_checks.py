@@ -1,10 +1,9 @@
 """Layout checks for the GUI tests: widgets squeezed below what their text needs, or overlapping."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QStyle, QStyleOptionComboBox,
-                               QWidget)
+from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QStyleOptionComboBox, QWidget
 
-from app.ui.widgets.combo import ElidedComboBox
+from app.ui.widgets.combo import ElidedComboBox, text_field_width
 
 #: the space a tab gets inside the main window at a given window size (title bar, menu, tab bar, status bar)
 def tab_area(window_w: int, window_h: int) -> tuple[int, int]:
@@ -15,9 +14,7 @@ def _cut_combo_text(combo: QComboBox) -> bool:
     """The shown item's text is wider than the box's text field (an ElidedComboBox shortens it with '…')."""
     opt = QStyleOptionComboBox()
     combo.initStyleOption(opt)
-    field = combo.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, opt,
-                                         QStyle.SubControl.SC_ComboBoxEditField, combo).width()
-    return combo.fontMetrics().horizontalAdvance(combo.currentText()) > field + 1
+    return combo.fontMetrics().horizontalAdvance(combo.currentText()) > text_field_width(combo, opt) + 1
 
 
 def squeezed(root: QWidget) -> list[str]:

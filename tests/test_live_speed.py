@@ -188,7 +188,7 @@ def test_timings_are_measured_once_saved_and_used_by_the_shipped_list(monkeypatc
             time.sleep(self.ms / 1000)
             return np.zeros((1, 68, 2), np.float32)
 
-    # untimed: the most accurate on people it never saw (the pair: 5.0% against 5.3% for one network)
+    # untimed: the most accurate on people it never saw (the pair: 4.8% against 5.3% for one network)
     assert default_keypoint_model() == "kp-lite0-pair"
     got = measure_shipped(["kp-lite0-pair", "kp-lite0", "kp-resnet18", "kp-cnn4"],
                           load=lambda k: Fake(1 if k == "kp-cnn4" else 30))

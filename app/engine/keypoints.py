@@ -412,21 +412,26 @@ def _resolve(path_or_name: str | Path) -> Path:
 def read_keypoint_checkpoint(path_or_name: str | Path) -> tuple[dict, dict, Path]:
     """(state_dict, meta, path) of shipped weights, a run folder, a best.pt/last.pt or a weights file."""
     path = _resolve(path_or_name)
-    ckpt = load_checkpoint(path)
+    return (*keypoint_model_of(load_checkpoint(path), path.name), path)
+
+
+def keypoint_model_of(ckpt: dict, file_name: str) -> tuple[dict, dict]:
+    """(state_dict, checked meta) of the keypoint model in a loaded best.pt, last.pt or weights file."""
+    name = Path(file_name).name
     if ckpt.get("kind") == "last" and isinstance(ckpt.get("task"), dict):
         state, meta = ckpt["task"].get("model"), ckpt["task"].get("meta")
     else:
         state, meta = ckpt.get("model"), ckpt.get("meta")
     if not isinstance(state, dict) or not isinstance(meta, dict):
-        raise CheckpointError(f"{path.name} is not a VisionDesk model file (no weights or no model description).")
+        raise CheckpointError(f"{name} is not a VisionDesk model file (no weights or no model description).")
     if meta.get("task") != "keypoints":
-        raise CheckpointError(f"{path.name} is not a keypoint model (it was trained for '{meta.get('task')}').")
+        raise CheckpointError(f"{name} is not a keypoint model (it was trained for '{meta.get('task')}').")
     for key in ("model", "input_size", "num_points", "mean", "std"):
         if key not in meta:
-            raise CheckpointError(f"{path.name} does not describe its model fully (missing '{key}').")
+            raise CheckpointError(f"{name} does not describe its model fully (missing '{key}').")
     from app.engine.checkpoint import check_meta
 
-    return state, check_meta(meta, path.name), path
+    return state, check_meta(meta, name)
 
 
 def load_keypoint_model(path_or_weight_name: str | Path, device: str | torch.device = "cpu") -> KeypointPredictor:
@@ -461,13 +466,13 @@ def combine_keypoint_models(bests: Sequence[str | Path], out: str | Path, model:
     (state0, meta0, path0), (state1, meta1, path1) = got
     if meta0["model"] != meta1["model"] or int(meta0["num_points"]) != int(meta1["num_points"]) \
             or meta0["mean"] != meta1["mean"] or meta0["std"] != meta1["std"]:
-        raise CheckpointError(f"{path0.parent.name}/{path0.name} and {path1.parent.name}/{path1.name} are not the same kind of keypoint model "
-                              "(network, number of points and pixel scaling must match).")
+        raise CheckpointError(f"{path0.parent.name}/{path0.name} and {path1.parent.name}/{path1.name} are not the "
+                              "same kind of keypoint model (network, number of points and pixel scaling must match).")
     meta = dict(meta0)
     meta["model"] = model
     meta["model_options"] = {**(meta0.get("model_options") or {}), "second_size": int(meta1["input_size"])}
-    meta["members"] = [{"model": m["model"], "input_size": int(m["input_size"]), "file": f"{p.parent.name}/{p.name}"}
-                       for m, p in ((meta0, path0), (meta1, path1))]
+    meta["members"] = [{"model": m["model"], "input_size": int(m["input_size"]),
+                        "file": f"{p.parent.name}/{p.name}"} for m, p in ((meta0, path0), (meta1, path1))]
     state = {f"members.{i}.{k}": v for i, st in enumerate((state0, state1)) for k, v in st.items()}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -487,5 +492,6 @@ def evaluate_keypoint_model(predictor: KeypointPredictor, dataset_split, eye_cor
     return m
 
 
-__all__ = ["KeypointTask", "KeypointPredictor", "load_keypoint_model", "combine_keypoint_models", "face_box_to_crop", "keypoint_metrics",
-           "masked_loss", "sample_grid", "evaluate_keypoint_model", "read_keypoint_checkpoint"]
+__all__ = ["KeypointTask", "KeypointPredictor", "load_keypoint_model", "combine_keypoint_models", "face_box_to_crop",
+           "keypoint_metrics", "masked_loss", "sample_grid", "evaluate_keypoint_model", "read_keypoint_checkpoint",
+           "keypoint_model_of"]

@@ -217,18 +217,17 @@ def resize_matrix(src: int, dst: int) -> torch.Tensor:
 class KeypointEnsemble(nn.Module):
     """Several keypoint networks that each look at the face at their own size; the answer is their average.
 
-    Member ``i`` takes the crop resized by ``resizes[i]`` (a fixed matrix, see ``resize_matrix``; none for a
-    member at the input size). Two networks trained apart err in different ways, so the average errs less
+    Member ``i`` takes the crop resized by the buffer ``resize{i}`` (a fixed matrix, see ``resize_matrix``;
+    None for a member at the input size). Two networks trained apart err in different ways, so the average errs less
     than either (measured: ``scripts/train_keypoints.py``)."""
 
     def __init__(self, members: list[nn.Module], input_size: int, sizes: list[int], num_points: int,
                  imagenet_init: bool = False) -> None:
         super().__init__()
         self.members = nn.ModuleList(members)
-        self.sizes = [int(s) for s in sizes]
         self.num_points = int(num_points)
         self.imagenet_init = bool(imagenet_init)
-        for i, s in enumerate(self.sizes):   # rebuilt from the sizes: not part of the saved weights
+        for i, s in enumerate(sizes):   # rebuilt from the sizes: not part of the saved weights
             self.register_buffer(f"resize{i}", resize_matrix(input_size, s) if s != input_size else None,
                                  persistent=False)
 

@@ -7,6 +7,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QStyle, QStyleOptionComboBox, QStylePainter, QWidget
 
 
+def text_field_width(combo: QComboBox, option: QStyleOptionComboBox) -> int:
+    """The width of the part of ``combo`` (styled by ``option``) where the chosen item's text is painted."""
+    return combo.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                        QStyle.SubControl.SC_ComboBoxEditField, combo).width()
+
+
 class ElidedComboBox(QComboBox):
     """``QComboBox`` whose shown text is elided to fit; ``setToolTip`` sets the part before the full text."""
 
@@ -29,8 +35,7 @@ class ElidedComboBox(QComboBox):
 
     def initStyleOption(self, option: QStyleOptionComboBox) -> None:  # noqa: N802 (Qt)
         super().initStyleOption(option)
-        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
-                                            QStyle.SubControl.SC_ComboBoxEditField, self).width()
+        field = text_field_width(self, option)
         option.currentText = self.fontMetrics().elidedText(option.currentText, Qt.TextElideMode.ElideMiddle,
                                                            max(0, field))
 
@@ -57,4 +62,4 @@ class ElidedComboBox(QComboBox):
         super().setToolTip("\n\n".join(parts))
 
 
-__all__ = ["ElidedComboBox"]
+__all__ = ["ElidedComboBox", "text_field_width"]

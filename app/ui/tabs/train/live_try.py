@@ -26,7 +26,6 @@ TOP_K = 5
 LABEL_EVERY_S = 0.25          # the numbers under the bars change at most 4 times a second (readable)
 
 
-
 def _labelled_combo(layout: QVBoxLayout, label: str) -> QComboBox:
     """A row "label [combo box]" added to ``layout``; the box keeps room for about 8 characters."""
     row = QHBoxLayout()
@@ -37,6 +36,7 @@ def _labelled_combo(layout: QVBoxLayout, label: str) -> QComboBox:
     row.addWidget(combo, 1)
     layout.addLayout(row)
     return combo
+
 
 class LiveTryPanel(QWidget):
     """``checkpoint()`` gives the model file to try (None: no model yet); ``classifiers.get(path)`` loads it."""
